@@ -1,0 +1,294 @@
+"""The probe grid: every layer × component × target, with folds, nulls and group halves.
+
+A cell is one (component, layer) activation matrix; all its targets, folds, alphas,
+permutations and halves share the cell's fold Gram matrices.  Cells run in parallel through
+joblib, whose backend a user can switch to Ray or Dask (``joblib.parallel_config``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed, parallel_config
+
+from core.probe import metrics
+from core.probe.folds import group_halves, group_permutations, outer_folds
+from core.probe.solvers import ridge_fold, standardized_gram, svm_fold
+from core.stimuli import StimulusSet
+
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 7, 9))
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Everything that determines probe scores, recorded with every run.
+
+    Attributes
+    ----------
+    n_folds : grouped outer CV folds (the paper's 6).
+    seed : fixes folds, permutations and halves.
+    C : SVM regularisation (the paper's linear SVM, C=1).
+    alphas : ridge grid; alpha is chosen per target by inner grouped CV.
+    n_inner : inner folds for choosing alpha.
+    n_perm : group-respecting label permutations for the null.
+    n_half_splits : random halvings of the groups for split-half statistics (0 = none).
+    """
+
+    n_folds: int = 6
+    seed: int = 0
+    C: float = 1.0
+    alphas: tuple[float, ...] = DEFAULT_ALPHAS
+    n_inner: int = 5
+    n_perm: int = 20
+    n_half_splits: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    probe: str  # "svm" or "ridge"
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Plan:
+    targets: list[_Target]
+    groups: np.ndarray
+    fold: np.ndarray
+    perms: np.ndarray
+    halves: list[tuple[np.ndarray, np.ndarray]]  # (rows, fold id within those rows)
+    settings: ProbeSettings
+
+
+def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
+    """Folds, permutations and halves for a stimulus set, decided once for all cells."""
+    groups = stimuli.groups
+    targets = [
+        _Target(t, "ridge" if kind == "continuous" else "svm", stimuli.labels(t))
+        for t, kind in stimuli.targets.items()
+    ]
+    fold = outer_folds(groups, n_folds=settings.n_folds, seed=settings.seed)
+    perms = group_permutations(groups, n_perm=settings.n_perm, seed=settings.seed + 1)
+    halves = []
+    for mask in group_halves(groups, n_splits=settings.n_half_splits, seed=settings.seed + 2):
+        for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
+            n_folds = min(settings.n_folds, len(np.unique(groups[rows])))
+            halves.append((rows, outer_folds(groups[rows], n_folds=n_folds, seed=settings.seed)))
+    return _Plan(targets, groups, fold, perms, halves, settings)
+
+
+def _cv_scores(
+    X: np.ndarray, rows: np.ndarray, fold: np.ndarray, plan: _Plan, *, with_null: bool
+) -> dict[str, dict]:
+    """Fold scores of every target (and its permutations) over the given rows.
+
+    Returns ``{target: {"folds": {metric: (n_folds,)}, "null": (n_perm,)}}``; the null is
+    the fold mean of the primary metric under each permutation.
+    """
+    settings = plan.settings
+    groups = plan.groups[rows]
+    folds = np.unique(fold)
+    perms = plan.perms if with_null else np.empty((0, len(plan.groups)), dtype=np.int64)
+    out: dict[str, dict] = {}
+    fold_scores = {t.name: {} for t in plan.targets}
+    null_folds = {t.name: np.full((len(folds), len(perms)), np.nan) for t in plan.targets}
+    # positions within `rows` of each permuted labelling, restricted to `rows`
+    ridge_targets = [t for t in plan.targets if t.probe == "ridge"]
+    svm_targets = [t for t in plan.targets if t.probe == "svm"]
+    for k in folds:
+        train = np.flatnonzero(fold != k)
+        test = np.flatnonzero(fold == k)
+        G = standardized_gram(X[rows], train)
+        if ridge_targets:
+            columns = [t.labels[rows] for t in ridge_targets]
+            columns += [t.labels[p][rows] for t in ridge_targets for p in perms]
+            Y = np.column_stack(columns).astype(np.float64)
+            pred, _ = ridge_fold(
+                G,
+                train,
+                test,
+                Y,
+                groups,
+                alphas=np.asarray(settings.alphas),
+                n_inner=settings.n_inner,
+            )
+            scores = metrics.score_all("ridge", Y[test], pred)
+            n_t = len(ridge_targets)
+            for j, t in enumerate(ridge_targets):
+                for metric, values in scores.items():
+                    fold_scores[t.name].setdefault(metric, []).append(values[j])
+                null_cols = slice(n_t + j * len(perms), n_t + (j + 1) * len(perms))
+                null_folds[t.name][k] = scores[metrics.PRIMARY["ridge"]][null_cols]
+        for t in svm_targets:
+            y = t.labels[rows]
+            pred = svm_fold(G, train, test, y, C=settings.C)
+            scores = (
+                metrics.score_all("svm", y[test][:, None], pred[:, None])
+                if pred is not None
+                else dict.fromkeys(metrics.CLASSIFICATION, np.array([np.nan]))
+            )
+            for metric, values in scores.items():
+                fold_scores[t.name].setdefault(metric, []).append(values[0])
+            for p, perm in enumerate(perms):
+                y_perm = t.labels[perm][rows]
+                pred = svm_fold(G, train, test, y_perm, C=settings.C)
+                if pred is not None:
+                    null_folds[t.name][k, p] = metrics.balanced_accuracy(
+                        y_perm[test][:, None], pred[:, None]
+                    )[0]
+    for t in plan.targets:
+        with np.errstate(invalid="ignore"):
+            null = np.nanmean(null_folds[t.name], axis=0) if len(perms) else np.empty(0)
+        out[t.name] = {
+            "folds": {m: np.asarray(v) for m, v in fold_scores[t.name].items()},
+            "null": null,
+        }
+    return out
+
+
+def probe_cell(X: np.ndarray, plan: _Plan) -> dict:
+    """All probes of one (component, layer) activation matrix ``X`` of shape (n, d)."""
+    all_rows = np.arange(len(plan.groups))
+    full = _cv_scores(X, all_rows, plan.fold, plan, with_null=True)
+    halves = [_cv_scores(X, rows, fold, plan, with_null=False) for rows, fold in plan.halves]
+    return {"full": full, "halves": halves}
+
+
+@dataclass
+class ProbeResults:
+    """Long tables of one probe run (see ``core.store`` for their columns)."""
+
+    fold_scores: pd.DataFrame
+    null_scores: pd.DataFrame
+    half_scores: pd.DataFrame
+    targets: pd.DataFrame
+    folds: np.ndarray
+    settings: ProbeSettings
+    extra: dict = field(default_factory=dict)
+
+
+def _tables(cells: dict[tuple[str, int], dict], plan: _Plan) -> ProbeResults:
+    fold_rows, null_rows, half_rows = [], [], []
+    kinds = {t.name: t.probe for t in plan.targets}
+    for (component, layer), result in cells.items():
+        for target, res in result["full"].items():
+            for metric, values in res["folds"].items():
+                for k, value in enumerate(values):
+                    fold_rows.append((target, component, layer, metric, k, float(value)))
+            metric = metrics.PRIMARY[kinds[target]]
+            for p, value in enumerate(res["null"]):
+                null_rows.append((target, component, layer, metric, p, float(value)))
+        for h, half in enumerate(result["halves"]):
+            for target, res in half.items():
+                metric = metrics.PRIMARY[kinds[target]]
+                with np.errstate(invalid="ignore"):
+                    value = float(np.nanmean(res["folds"][metric]))
+                half_rows.append((target, component, layer, metric, h // 2, h % 2, value))
+    keys = ["target", "component", "layer", "metric"]
+    targets = pd.DataFrame(
+        [
+            {
+                "target": t.name,
+                "probe": t.probe,
+                "n_classes": 0 if t.probe == "ridge" else len(np.unique(t.labels)),
+                "chance_balanced_accuracy": metrics.chance("balanced_accuracy", t.labels)
+                if t.probe == "svm"
+                else np.nan,
+                "chance_accuracy": metrics.chance("accuracy", t.labels)
+                if t.probe == "svm"
+                else np.nan,
+                "positive_rate": float(np.mean(t.labels == 1))
+                if t.probe == "svm" and len(np.unique(t.labels)) == 2
+                else np.nan,
+            }
+            for t in plan.targets
+        ]
+    )
+    return ProbeResults(
+        fold_scores=pd.DataFrame(fold_rows, columns=[*keys, "fold", "score"]),
+        null_scores=pd.DataFrame(null_rows, columns=[*keys, "perm", "score"]),
+        half_scores=pd.DataFrame(half_rows, columns=[*keys, "split", "half", "score"]),
+        targets=targets,
+        folds=plan.fold,
+        settings=plan.settings,
+    )
+
+
+def probe_grid(
+    activations: Mapping[str, np.ndarray],
+    stimuli: StimulusSet,
+    settings: ProbeSettings | None = None,
+    *,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    done: Mapping[tuple[str, int], dict] | None = None,
+    on_cell: Callable[[tuple[str, int], dict, int, int], None] | None = None,
+) -> ProbeResults:
+    """Probe every layer × component × target.
+
+    Parameters
+    ----------
+    activations : mapping of component to ndarray of shape (n_items, n_layers, d_model)
+    stimuli : StimulusSet
+        Rows in the same order as the activations.
+    settings : ProbeSettings, optional
+    n_jobs : int, default=1
+        Cells fitted in parallel.
+    backend : str, default="loky"
+        joblib backend (``"ray"`` or ``"dask"`` when a cluster is set up).
+    done : mapping, optional
+        Results of cells finished earlier (``(component, layer)`` → cell result), reused.
+    on_cell : callable, optional
+        Called as ``on_cell(cell, result, n_done, n_cells)`` when a cell finishes, to keep
+        it (resume) and report progress.
+    """
+    settings = settings or ProbeSettings()
+    plan = make_plan(stimuli, settings)
+    cells = [(c, layer) for c, acts in activations.items() for layer in range(acts.shape[1])]
+    results: dict[tuple[str, int], dict] = {c: done[c] for c in cells if done and c in done}
+    todo = [cell for cell in cells if cell not in results]
+    jobs = (
+        delayed(probe_cell)(np.asarray(activations[c][:, layer, :], dtype=np.float32), plan)
+        for c, layer in todo
+    )
+    with parallel_config(backend=backend, n_jobs=min(n_jobs, max(len(todo), 1))):
+        outputs = Parallel(return_as="generator")(jobs) if todo else []
+        for cell, output in zip(todo, outputs):
+            results[cell] = output
+            if on_cell is not None:
+                on_cell(cell, output, len(results), len(cells))
+    return _tables({cell: results[cell] for cell in cells}, plan)
+
+
+def cell_to_json(result: dict) -> dict:
+    """A cell result as plain lists, to keep on disk between runs."""
+
+    def convert(value):
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return np.asarray(value, dtype=float).tolist()
+
+    return convert(result)
+
+
+def cell_from_json(data: dict) -> dict:
+    """Inverse of :func:`cell_to_json`."""
+
+    def target(res: dict) -> dict:
+        return {
+            "folds": {m: np.asarray(v, dtype=float) for m, v in res["folds"].items()},
+            "null": np.asarray(res["null"], dtype=float),
+        }
+
+    return {
+        "full": {t: target(r) for t, r in data["full"].items()},
+        "halves": [{t: target(r) for t, r in half.items()} for half in data["halves"]],
+    }

@@ -1,0 +1,98 @@
+"""Find stimulus sets by name: the built-in ones, uploads kept under the cache, or a CSV path."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from core.paths import cache_dir
+from core.stimuli.schema import StimulusError, StimulusSet, read_csv, validate
+
+DATA = Path(__file__).resolve().parent / "data"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+# Sets made at load time from other sets (e.g. ``buried`` from ``pairs`` plus filler):
+# name -> function returning the raw all-string frame.
+DERIVED: dict[str, Callable[[], object]] = {}
+
+
+def builtin_names() -> list[str]:
+    """Built-in sets: the paper's four first, then any variants."""
+    files = {p.stem for p in DATA.glob("*.csv")}
+    names = sorted(files | set(DERIVED))
+    order = ["items", "pairs", "analogies", "buried"]
+    return [n for n in order if n in names] + [n for n in names if n not in order]
+
+
+def _uploads() -> Path:
+    path = cache_dir() / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def upload_names() -> list[str]:
+    """Names of uploaded sets (the newest upload of a name wins)."""
+    return sorted({p.name.rsplit("-", 1)[0] for p in _uploads().glob("*.csv")})
+
+
+def save_upload(data: bytes, name: str, *, n_folds: int = 6) -> StimulusSet:
+    """Validate an uploaded CSV and keep it under the cache, named by its content hash.
+
+    The bytes are parsed as CSV only; the name is checked so it cannot reach outside
+    the uploads folder.
+    """
+    if not _NAME.match(name) or name in builtin_names():
+        raise StimulusError(
+            f"'{name}' cannot name an upload: use letters, digits, '.', '_' or '-' "
+            "(at most 64) and not a built-in set's name"
+        )
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise StimulusError(
+            f"the file is {len(data) / 1e6:.1f} MB; "
+            f"uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MiB"
+        )
+    stimuli = validate(read_csv(data), name=name, n_folds=n_folds)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = _uploads()
+    for old in folder.glob(f"{name}-*.csv"):
+        old.unlink()
+    target = folder / f"{name}-{digest}.csv"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return stimuli
+
+
+def load(name: str, *, n_folds: int = 6) -> StimulusSet:
+    """Load a built-in set, an upload, or a CSV file by path, validated.
+
+    Raises
+    ------
+    StimulusError
+        When no such set exists or the file breaks the schema.
+    """
+    if name in DERIVED:
+        return validate(DERIVED[name](), name=name, n_folds=n_folds)  # type: ignore[arg-type]
+    builtin = DATA / f"{name}.csv"
+    if _NAME.match(name) and builtin.exists():
+        return validate(read_csv(str(builtin)), name=name, n_folds=n_folds)
+    if _NAME.match(name):
+        uploaded = sorted(_uploads().glob(f"{name}-*.csv"))
+        if uploaded:
+            return validate(read_csv(str(uploaded[-1])), name=name, n_folds=n_folds)
+    path = Path(name)
+    if path.suffix.lower() == ".csv":
+        if not path.is_file():
+            raise StimulusError(f"stimulus file '{name}' does not exist")
+        try:
+            raw = read_csv(str(path))
+        except PermissionError:
+            raise StimulusError(
+                f"stimulus file '{name}' cannot be read (permission denied)"
+            ) from None
+        return validate(raw, name=path.stem, n_folds=n_folds)
+    known = ", ".join(builtin_names() + upload_names())
+    raise StimulusError(f"unknown stimulus set '{name}' (known: {known}; or give a path to a .csv)")

@@ -1,0 +1,191 @@
+"""The command line contract (DESIGN.md) and the one-line errors of bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.__main__ import main
+from tests.helpers import items_subset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, **(env or {})}, timeout=900,
+    )
+
+
+def test_models_and_stimuli_list_one_name_per_line():
+    out = cli("models")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert "smollm2-135m" in lines and "gemma3-270m" in lines
+    out = cli("stimuli")
+    assert out.returncode == 0 and "items" in out.stdout.splitlines()
+
+
+def _subset_csv(tmp_path, n=36) -> Path:
+    stimuli = items_subset(n)
+    frame = stimuli.frame.copy()
+    frame["words"] = frame["item_id"]
+    frame = frame.rename(columns={t: f"{t}:{k}" for t, k in stimuli.targets.items()})
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_run_export_and_rerun_on_smollm2(tmp_path):
+    csv = _subset_csv(tmp_path)
+    db = tmp_path / "results.duckdb"
+    args = ["run", "--model", "smollm2-135m", "--stimuli", str(csv), "--db", str(db),
+            "--permutations", "3", "--half-splits", "1", "--pooling", "mean", "last"]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "computed; model loaded" in first.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        scores = con.execute("SELECT * FROM probe_scores").df()
+    n_targets = len(items_subset(36).targets)
+    assert len(scores) == 2 * n_targets * 3 * 30 * 2  # poolings × targets × comps × layers × metrics
+    assert set(scores["component"]) == {"resid_pre", "attn_out", "mlp_out"}
+    assert scores["layer"].min() == 0 and scores["layer"].max() == 29
+    assert (scores["n_layers"] == 30).all() and set(scores["probe"]) == {"svm", "ridge"}
+    assert scores["score"].notna().all()
+
+    second = cli(*args)
+    assert second.returncode == 0
+    assert "already in the results database; model not loaded" in second.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM probe_scores").fetchone()[0] == len(scores)
+
+    out = tmp_path / "export"
+    exported = cli("export", "--model", "smollm2-135m", "--stimuli", str(csv), "--out", str(out))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    arrays = np.load(out / "activations.npz")
+    frame = pd.read_csv(out / "stimuli.csv")
+    targets = json.loads((out / "targets.json").read_text())
+    assert list(frame.columns[:3]) == ["item_id", "text", "group"]
+    assert list(frame.columns[3:]) == list(targets)
+    assert set(targets.values()) <= {"binary", "continuous"}
+    for component in ("resid_pre", "attn_out", "mlp_out"):
+        assert arrays[component].shape == (36, 30, 576)
+        assert arrays[component].dtype == np.float32
+
+
+@pytest.mark.slow
+def test_second_run_does_not_load_the_model(tmp_path, monkeypatch):
+    from core import pipeline
+
+    csv = _subset_csv(tmp_path, n=24)
+    config = pipeline.RunConfig(
+        model="smollm2-135m", stimuli=str(csv), db=str(tmp_path / "r.duckdb"),
+        probe=pipeline.ProbeSettings(n_perm=2, n_half_splits=0, n_folds=6),
+        components=("resid_pre",),
+    )
+    first = pipeline.run(config)
+    assert first.loaded_model and first.probed == ["mean"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(pipeline, "load", refuse)
+    second = pipeline.run(config)
+    assert not second.loaded_model and second.probed == []
+    # with the results gone but the activations cached, probing reruns, still no model
+    (tmp_path / "r.duckdb").unlink()
+    third = pipeline.run(config)
+    assert not third.loaded_model and third.probed == ["mean"]
+
+
+GOOD = {
+    "item_id": [f"i{k}" for k in range(12)],
+    "text": [f"A word{k}" for k in range(12)],
+    "group": [f"g{k}" for k in range(12)],
+    "y:binary": ["0", "1"] * 6,
+    "r:continuous": [str(k) for k in range(12)],
+}
+
+
+def _text(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def _csv(tmp_path, **changes) -> str:
+    frame = pd.DataFrame({**GOOD, **changes})
+    path = tmp_path / "s.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: _csv(p).replace("s.csv", "missing.csv"), "does not exist"),
+        (lambda p: _text(p / "e.csv", ""), "the file is empty"),
+        (lambda p: _text(p / "m.csv", 'item_id,text,group\n"a,b\n'), "not a readable CSV"),
+        (lambda p: _text(p / "t.csv", pd.DataFrame(GOOD).drop(columns="text").to_csv(index=False)),
+         "column 'text': missing required"),
+        (lambda p: _csv(p, item_id=["a"] * 12), "row 2, column 'item_id': duplicate id 'a'"),
+        (lambda p: _csv(p, **{"y:binary": ["1"] * 12}), "constant"),
+        (lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["nan"]}), "row 12, column 'r:continuous': missing value"),
+        (lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["x"]}), "row 12, column 'r:continuous': 'x' is not a finite number"),
+        (lambda p: _csv(p, group=["g1", "g2"] * 6), "only 2 distinct groups; grouped 6-fold CV"),
+        (lambda p: _csv(p, **{"y:binary": ["1"] * 3 + ["0"] * 9}), "class '1' occurs in only 3 groups"),
+        (lambda p: _csv(p, spans=["0:99"] * 12), "row 1, column 'spans': span 0:99 is not inside"),
+        (lambda p: _csv(p, words=["apple"] * 12), "row 1, column 'words': 'apple' is not in the text"),
+    ],
+)
+def test_bad_stimulus_files_give_one_error_line(tmp_path, capsys, make, message):
+    path = make(tmp_path)
+    code = main(["run", "--model", "smollm2-135m", "--stimuli", path, "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert message in err[0]
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        ("gpt-7-imaginary", "unknown model 'gpt-7-imaginary'"),
+        ("someorg/not-downloaded", "not in the local Hugging Face cache"),
+        ("/nonexistent/model/dir", "is not a directory with config.json"),
+    ],
+)
+def test_bad_models_give_one_error_line(tmp_path, capsys, model, message):
+    code = main(["run", "--model", model, "--stimuli", _csv(tmp_path), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and message in err[0], err
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    out = cli("run", "--model", str(bad), "--stimuli", _csv(tmp_path), "--quiet")
+    assert out.returncode != 0
+    assert out.stderr.strip().startswith("error: cannot read GGUF file")
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_newer_database_is_refused(tmp_path, capsys):
+    from core import store
+
+    db = tmp_path / "new.duckdb"
+    store.ensure_schema(db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE strata_meta SET value = '7' WHERE key = 'schema_version'")
+    code = main(["results", "--db", str(db)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and err.startswith("error: ") and "newer Strata" in err

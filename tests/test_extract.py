@@ -1,0 +1,103 @@
+"""Extraction on the real models: hook placement, pooling, batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.extract import ExtractionError, batches, extract, plan_tokens
+from tests.helpers import items_subset, tiny_stimuli
+
+
+def test_batches_are_length_sorted_and_within_budget():
+    lengths = np.array([3, 9, 4, 9, 2, 7])
+    out = batches(lengths, batch_tokens=18, max_batch=4)
+    flat = np.concatenate(out)
+    assert sorted(flat) == list(range(6))
+    assert list(lengths[flat]) == sorted(lengths, reverse=True)
+    assert all(len(b) * lengths[b].max() <= 18 for b in out)
+
+
+def test_mean_pools_exactly_the_target_word_tokens(smollm2):
+    stimuli = tiny_stimuli()
+    plan = plan_tokens(smollm2.tokenizer, stimuli, poolings=("mean", "last", "mean_skip0"))
+    enc = smollm2.tokenizer(stimuli.texts[0], return_offsets_mapping=True)
+    # "A big apple and a small one": the word "apple" is the token(s) covering chars 6:11
+    expected = [t for t, (s, e) in enumerate(enc["offset_mapping"]) if s < 11 and e > 6]
+    assert sorted(plan.weights["mean"][0]) == expected
+    assert plan.weights["last"][0] == {len(enc["input_ids"]) - 1: 1.0}
+    assert sum(plan.weights["mean"][0].values()) == pytest.approx(1.0)
+
+
+def test_skip_first_drops_position_zero_only_when_the_word_is_there(smollm2):
+    from core.stimuli import validate
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"item_id": ["a", "b"], "text": ["apple is to tree", "A tree"], "group": ["a", "b"],
+         "words": ["apple|tree", "tree"], "y:binary": ["0", "1"]}
+    )
+    stimuli = validate(frame, name="t", n_folds=1)
+    plan = plan_tokens(smollm2.tokenizer, stimuli, poolings=("mean", "mean_skip0"))
+    assert 0 in plan.weights["mean"][0] and 0 not in plan.weights["mean_skip0"][0]
+    assert plan.weights["mean"][1] == plan.weights["mean_skip0"][1]
+
+
+def test_too_long_text_is_refused_with_its_item(smollm2):
+    with pytest.raises(ExtractionError, match="item 'apple' is .* tokens long"):
+        plan_tokens(smollm2.tokenizer, tiny_stimuli(), max_length=3)
+
+
+@pytest.mark.slow
+def test_smollm2_batched_equals_one_at_a_time(smollm2):
+    stimuli = items_subset(24)
+    batched = extract(smollm2, stimuli, poolings=("mean", "last"), max_batch=16)
+    single = extract(smollm2, stimuli, poolings=("mean", "last"), max_batch=1)
+    for pooling in batched:
+        for component, values in batched[pooling].items():
+            ref = single[pooling][component]
+            rel = np.abs(values - ref).max() / np.abs(ref).max()
+            assert rel < 1e-4, (pooling, component, rel)
+
+
+@pytest.mark.slow
+def test_smollm2_components_match_hugging_face(smollm2):
+    """resid_pre[l] is HF's hidden_states[l]; the three components add up exactly."""
+    stimuli = items_subset(8)
+    acts = extract(smollm2, stimuli, poolings=("last",))["last"]
+    assert acts["resid_pre"].shape == (8, 30, 576)
+    lhs = acts["resid_pre"][:, 1:]
+    rhs = acts["resid_pre"][:, :-1] + acts["attn_out"][:, :-1] + acts["mlp_out"][:, :-1]
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5, atol=1e-4)
+    ids = smollm2.tokenizer(stimuli.texts[0], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        hidden = smollm2.base(input_ids=ids, output_hidden_states=True).hidden_states
+    for layer in (0, 7, 29):
+        np.testing.assert_allclose(
+            acts["resid_pre"][0, layer], hidden[layer][0, -1].numpy(), rtol=1e-4, atol=1e-4
+        )
+    # hidden_states[-1] is after the final norm: not resid_pre of anything
+    post = acts["resid_pre"][0, 29] + acts["attn_out"][0, 29] + acts["mlp_out"][0, 29]
+    assert not np.allclose(post, hidden[-1][0, -1].numpy(), atol=1e-2)
+
+
+@pytest.mark.slow
+def test_only_the_base_model_runs(smollm2):
+    assert not hasattr(smollm2.base, "lm_head")
+    assert type(smollm2.base).__name__ == "LlamaModel"
+
+
+@pytest.mark.slow
+def test_gemma3_components_add_up_and_batch(gemma3):
+    """Gemma's post-norms: hooks take what is added to the residual, after the norm."""
+    assert gemma3.info.n_layers == 18 and gemma3.info.d_model == 640
+    stimuli = items_subset(12)
+    acts = extract(gemma3, stimuli, poolings=("last",), max_batch=8)["last"]
+    lhs = acts["resid_pre"][:, 1:]
+    rhs = acts["resid_pre"][:, :-1] + acts["attn_out"][:, :-1] + acts["mlp_out"][:, :-1]
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4, atol=1e-3)
+    single = extract(gemma3, stimuli, poolings=("last",), max_batch=1)["last"]
+    for component in acts:
+        ref = single[component]
+        assert np.abs(acts[component] - ref).max() / np.abs(ref).max() < 1e-4
