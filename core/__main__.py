@@ -95,7 +95,11 @@ def _cmd_run(args) -> None:
 
     bars = _Bars(args.quiet, args.progress_json)
     probe = ProbeSettings(
-        n_folds=args.folds, seed=args.seed, n_perm=args.permutations, n_half_splits=args.half_splits
+        n_folds=args.folds,
+        seed=args.seed,
+        n_perm=args.permutations,
+        svm_null_layers=None if args.svm_null_layers == 0 else args.svm_null_layers,
+        n_half_splits=args.half_splits,
     )
     try:
         for stimuli in args.stimuli:
@@ -217,7 +221,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-memory", help="per-device limits, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
     p.add_argument("--store-dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--permutations", type=int, default=20, help="label permutations (null)")
-    p.add_argument("--half-splits", type=int, default=4, help="random group halvings")
+    p.add_argument(
+        "--svm-null-layers",
+        type=int,
+        default=6,
+        help="evenly spaced layers whose SVM nulls are refitted (0: every layer)",
+    )
+    p.add_argument("--half-splits", type=int, default=2, help="random group halvings")
     p.add_argument("--folds", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=-1, help="probe cells in parallel (-1: all cores)")

@@ -49,7 +49,8 @@ _MIGRATIONS: list[str] = [
         n_layers INTEGER NOT NULL, probe TEXT NOT NULL, metric TEXT NOT NULL,
         score DOUBLE, score_se DOUBLE, chance DOUBLE,
         null_mean DOUBLE, null_sd DOUBLE, null_lo DOUBLE, null_hi DOUBLE,
-        p_value DOUBLE, n_perm INTEGER, n_folds INTEGER, is_primary BOOLEAN, run_id TEXT,
+        p_value DOUBLE, n_perm INTEGER, n_null INTEGER, n_folds INTEGER, is_primary BOOLEAN,
+        run_id TEXT,
         PRIMARY KEY (model, stimulus_set, pooling, target, component, layer, metric)
     );
     CREATE TABLE IF NOT EXISTS fold_scores (

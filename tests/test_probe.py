@@ -120,16 +120,20 @@ def test_ridge_equals_sklearn_on_real_activations(real, component, layer):
 def test_grid_tables_and_summary(real):
     stimuli, acts = real
     arrays = {c: a[:, :4] for c, a in acts.items()}  # four layers keep it quick
-    settings = ProbeSettings(n_perm=5, n_half_splits=1)
+    settings = ProbeSettings(n_perm=5, n_half_splits=1, svm_null_layers=2)
     results = probe_grid(arrays, stimuli, settings)
     n_targets = len(stimuli.targets)
+    n_svm = sum(k != "continuous" for k in stimuli.targets.values())
     assert len(results.fold_scores) == 3 * 4 * n_targets * 2 * 6
-    assert len(results.null_scores) == 3 * 4 * n_targets * 5
+    # ridge nulls at every layer, SVM nulls at the first and last layer only
+    assert len(results.null_scores) == 3 * 5 * (4 * (n_targets - n_svm) + 2 * n_svm)
+    assert set(results.null_scores.query("target == 'is_animal'")["layer"]) == {0, 3}
     assert set(results.half_scores["half"]) == {0, 1}
     scores = summarize(results, n_layers=30)
     assert len(scores) == 3 * 4 * n_targets * 2
     primary = scores[scores["is_primary"]]
-    assert primary["p_value"].between(1 / 6, 1).all()
+    assert (primary["p_value"] >= 1 / (1 + primary["n_null"])).all()
+    assert primary["p_value"].le(1).all() and primary["n_null"].isin([10, 20]).all()
     assert primary["null_lo"].le(primary["null_hi"]).all()
     assert (scores.loc[scores["metric"] == "balanced_accuracy", "chance"] == 0.5).all()
     # fold scores agree with a direct sklearn computation of the same cell

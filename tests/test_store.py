@@ -25,7 +25,7 @@ def _scores(n_layers=3, value=0.7):
             rows.append(dict(target="t", component=component, layer=layer, n_layers=n_layers,
                              probe="svm", metric="balanced_accuracy", score=value,
                              score_se=0.01, chance=0.5, null_mean=0.5, null_sd=0.02,
-                             null_lo=0.46, null_hi=0.54, p_value=0.01, n_perm=99, n_folds=6,
+                             null_lo=0.46, null_hi=0.54, p_value=0.01, n_perm=99, n_null=99, n_folds=6,
                              is_primary=True, run_id="r"))
     return pd.DataFrame(rows)
 

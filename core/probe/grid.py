@@ -34,6 +34,11 @@ class ProbeSettings:
     alphas : ridge grid; alpha is chosen per target by inner grouped CV.
     n_inner : inner folds for choosing alpha.
     n_perm : group-respecting label permutations for the null.
+    svm_null_layers : SVM nulls are refitted at this many evenly spaced layers per
+        component (``None``: every layer); ridge nulls are nearly free and cover every
+        layer.  A refitted SVM on permuted labels costs as much as the real fits times
+        ``n_perm``, and the null hardly changes with depth, so p-values and null bands
+        pool the permutations over a component's layers (see ``core.probe.summary``).
     n_half_splits : random halvings of the groups for split-half statistics (0 = none).
     """
 
@@ -43,7 +48,8 @@ class ProbeSettings:
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
     n_inner: int = 5
     n_perm: int = 20
-    n_half_splits: int = 4
+    svm_null_layers: int | None = 6
+    n_half_splits: int = 2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,7 +90,13 @@ def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
 
 
 def _cv_scores(
-    X: np.ndarray, rows: np.ndarray, fold: np.ndarray, plan: _Plan, *, with_null: bool
+    X: np.ndarray,
+    rows: np.ndarray,
+    fold: np.ndarray,
+    plan: _Plan,
+    *,
+    ridge_null: bool,
+    svm_null: bool,
 ) -> dict[str, dict]:
     """Fold scores of every target (and its permutations) over the given rows.
 
@@ -94,7 +106,8 @@ def _cv_scores(
     settings = plan.settings
     groups = plan.groups[rows]
     folds = np.unique(fold)
-    perms = plan.perms if with_null else np.empty((0, len(plan.groups)), dtype=np.int64)
+    none = np.empty((0, len(plan.groups)), dtype=np.int64)
+    perms = plan.perms if ridge_null or svm_null else none
     out: dict[str, dict] = {}
     fold_scores = {t.name: {} for t in plan.targets}
     null_folds = {t.name: np.full((len(folds), len(perms)), np.nan) for t in plan.targets}
@@ -107,7 +120,8 @@ def _cv_scores(
         G = standardized_gram(X[rows], train)
         if ridge_targets:
             columns = [t.labels[rows] for t in ridge_targets]
-            columns += [t.labels[p][rows] for t in ridge_targets for p in perms]
+            ridge_perms = perms if ridge_null else none
+            columns += [t.labels[p][rows] for t in ridge_targets for p in ridge_perms]
             Y = np.column_stack(columns).astype(np.float64)
             pred, _ = ridge_fold(
                 G,
@@ -123,8 +137,9 @@ def _cv_scores(
             for j, t in enumerate(ridge_targets):
                 for metric, values in scores.items():
                     fold_scores[t.name].setdefault(metric, []).append(values[j])
-                null_cols = slice(n_t + j * len(perms), n_t + (j + 1) * len(perms))
-                null_folds[t.name][k] = scores[metrics.PRIMARY["ridge"]][null_cols]
+                if ridge_null:
+                    null_cols = slice(n_t + j * len(perms), n_t + (j + 1) * len(perms))
+                    null_folds[t.name][k] = scores[metrics.PRIMARY["ridge"]][null_cols]
         for t in svm_targets:
             y = t.labels[rows]
             pred = svm_fold(G, train, test, y, C=settings.C)
@@ -135,7 +150,7 @@ def _cv_scores(
             )
             for metric, values in scores.items():
                 fold_scores[t.name].setdefault(metric, []).append(values[0])
-            for p, perm in enumerate(perms):
+            for p, perm in enumerate(perms if svm_null else none):
                 y_perm = t.labels[perm][rows]
                 pred = svm_fold(G, train, test, y_perm, C=settings.C)
                 if pred is not None:
@@ -143,8 +158,9 @@ def _cv_scores(
                         y_perm[test][:, None], pred[:, None]
                     )[0]
     for t in plan.targets:
+        has_null = ridge_null if t.probe == "ridge" else svm_null
         with np.errstate(invalid="ignore"):
-            null = np.nanmean(null_folds[t.name], axis=0) if len(perms) else np.empty(0)
+            null = np.nanmean(null_folds[t.name], axis=0) if has_null else np.empty(0)
         out[t.name] = {
             "folds": {m: np.asarray(v) for m, v in fold_scores[t.name].items()},
             "null": null,
@@ -152,11 +168,27 @@ def _cv_scores(
     return out
 
 
-def probe_cell(X: np.ndarray, plan: _Plan) -> dict:
+def null_layers(n_layers: int, settings: ProbeSettings) -> list[int]:
+    """The layers whose SVM nulls are refitted: evenly spaced, both ends included."""
+    k = settings.svm_null_layers
+    if k is None or k >= n_layers:
+        return list(range(n_layers))
+    if k <= 0 or settings.n_perm == 0:
+        return []
+    return sorted({int(np.rint(x)) for x in np.linspace(0, n_layers - 1, k)})
+
+
+def probe_cell(X: np.ndarray, plan: _Plan, *, svm_null: bool = True) -> dict:
     """All probes of one (component, layer) activation matrix ``X`` of shape (n, d)."""
     all_rows = np.arange(len(plan.groups))
-    full = _cv_scores(X, all_rows, plan.fold, plan, with_null=True)
-    halves = [_cv_scores(X, rows, fold, plan, with_null=False) for rows, fold in plan.halves]
+    with_null = plan.settings.n_perm > 0
+    full = _cv_scores(
+        X, all_rows, plan.fold, plan, ridge_null=with_null, svm_null=with_null and svm_null
+    )
+    halves = [
+        _cv_scores(X, rows, fold, plan, ridge_null=False, svm_null=False)
+        for rows, fold in plan.halves
+    ]
     return {"full": full, "halves": halves}
 
 
@@ -253,8 +285,13 @@ def probe_grid(
     cells = [(c, layer) for c, acts in activations.items() for layer in range(acts.shape[1])]
     results: dict[tuple[str, int], dict] = {c: done[c] for c in cells if done and c in done}
     todo = [cell for cell in cells if cell not in results]
+    n_layers = {c: acts.shape[1] for c, acts in activations.items()}
     jobs = (
-        delayed(probe_cell)(np.asarray(activations[c][:, layer, :], dtype=np.float32), plan)
+        delayed(probe_cell)(
+            np.asarray(activations[c][:, layer, :], dtype=np.float32),
+            plan,
+            svm_null=layer in null_layers(n_layers[c], settings),
+        )
         for c, layer in todo
     )
     with parallel_config(backend=backend, n_jobs=min(n_jobs, max(len(todo), 1))):

@@ -16,7 +16,10 @@ def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
 
     ``score`` is the mean over folds and ``score_se`` its standard error (fold SD / √k).
     The null columns (mean, SD, 2.5 and 97.5 percentiles) and the permutation p-value,
-    ``(1 + #{null ≥ score}) / (1 + n_perm)``, are filled for each probe's primary metric.
+    ``(1 + #{null ≥ score}) / (1 + n_null)``, are filled for each probe's primary metric.
+    The null pools the permutations of every layer of the component where they were fitted
+    (``n_null`` draws): permuted labels carry no layer-specific information, and the
+    pooled null gives p-values fine enough for a correction across layers.
     """
     folds = results.fold_scores
     grouped = folds.groupby(KEYS, sort=False)["score"]
@@ -39,27 +42,33 @@ def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
 
     out["chance"] = [chance(r) for r in out.itertuples()]
     null = results.null_scores
-    n_perm = results.settings.n_perm
+    pooled = ["target", "component", "metric"]
     if len(null):
         stats = (
-            null.groupby(KEYS, sort=False)["score"]
+            null.groupby(pooled, sort=False)["score"]
             .agg(
                 null_mean="mean",
                 null_sd="std",
                 null_lo=lambda s: s.quantile(0.025),
                 null_hi=lambda s: s.quantile(0.975),
+                n_null="count",
             )
             .reset_index()
         )
-        merged = null.merge(out[[*KEYS, "score"]], on=KEYS, suffixes=("", "_real"))
-        merged["exceeds"] = merged["score"] >= merged["score_real"]
-        counts = merged.groupby(KEYS, sort=False)["exceeds"].sum().rename("n_exceed").reset_index()
-        out = out.merge(stats, on=KEYS, how="left").merge(counts, on=KEYS, how="left")
-        out["p_value"] = (1 + out["n_exceed"]) / (1 + n_perm)
-        out.loc[out["n_exceed"].isna() | out["score"].isna(), "p_value"] = np.nan
-        out = out.drop(columns="n_exceed")
+        draws = {key: np.sort(g.to_numpy()) for key, g in null.groupby(pooled)["score"]}
+        out = out.merge(stats, on=pooled, how="left")
+
+        def p_value(row) -> float:
+            values = draws.get((row.target, row.component, row.metric))
+            if values is None or np.isnan(row.score):
+                return np.nan
+            exceed = len(values) - np.searchsorted(values, row.score, side="left")
+            return (1 + exceed) / (1 + len(values))
+
+        out["p_value"] = [p_value(r) for r in out.itertuples()]
     else:
         for column in ("null_mean", "null_sd", "null_lo", "null_hi", "p_value"):
             out[column] = np.nan
-    out["n_perm"] = n_perm
+        out["n_null"] = 0
+    out["n_perm"] = results.settings.n_perm
     return out
