@@ -47,13 +47,29 @@ def smol_tokenizer_dir(smollm2, tmp_path_factory):
 
 
 TINY = {
-    "llama": dict(hidden_size=32, intermediate_size=64, num_attention_heads=4,
-                  num_key_value_heads=2, num_hidden_layers=3),
-    "qwen2": dict(hidden_size=32, intermediate_size=64, num_attention_heads=4,
-                  num_key_value_heads=2, num_hidden_layers=3),
-    "gemma3_text": dict(hidden_size=32, intermediate_size=64, num_attention_heads=4,
-                        num_key_value_heads=1, num_hidden_layers=3, head_dim=8,
-                        sliding_window=4),
+    "llama": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_hidden_layers=3,
+    ),
+    "qwen2": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        num_hidden_layers=3,
+    ),
+    "gemma3_text": dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        num_hidden_layers=3,
+        head_dim=8,
+        sliding_window=4,
+    ),
     "gpt2": dict(n_embd=32, n_layer=3, n_head=4, n_positions=128),
 }
 

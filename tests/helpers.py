@@ -6,8 +6,20 @@ import pandas as pd
 
 from core.stimuli import StimulusSet, load, validate
 
-NOUNS = ["apple", "banana", "cherry", "dog", "cat", "horse",
-         "hammer", "chair", "table", "river", "mountain", "tree"]
+NOUNS = [
+    "apple",
+    "banana",
+    "cherry",
+    "dog",
+    "cat",
+    "horse",
+    "hammer",
+    "chair",
+    "table",
+    "river",
+    "mountain",
+    "tree",
+]
 
 
 def tiny_stimuli() -> StimulusSet:

@@ -15,8 +15,12 @@ def _arrays(seed=0):
 def test_key_changes_with_everything_that_changes_the_numbers():
     base = dict(model_fingerprint="m", text_hash="t", pooling="mean", store_dtype="float32")
     keys = {activation_key(**base)}
-    for field, value in [("model_fingerprint", "m2"), ("text_hash", "t2"),
-                         ("pooling", "last"), ("store_dtype", "float16")]:
+    for field, value in [
+        ("model_fingerprint", "m2"),
+        ("text_hash", "t2"),
+        ("pooling", "last"),
+        ("store_dtype", "float16"),
+    ]:
         keys.add(activation_key(**{**base, field: value}))
     assert len(keys) == 5
 

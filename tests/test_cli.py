@@ -21,8 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=900,
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
     )
 
 
@@ -49,15 +53,31 @@ def _subset_csv(tmp_path, n=36) -> Path:
 def test_run_export_and_rerun_on_smollm2(tmp_path):
     csv = _subset_csv(tmp_path)
     db = tmp_path / "results.duckdb"
-    args = ["run", "--model", "smollm2-135m", "--stimuli", str(csv), "--db", str(db),
-            "--permutations", "3", "--half-splits", "1", "--pooling", "mean", "last"]
+    args = [
+        "run",
+        "--model",
+        "smollm2-135m",
+        "--stimuli",
+        str(csv),
+        "--db",
+        str(db),
+        "--permutations",
+        "3",
+        "--half-splits",
+        "1",
+        "--pooling",
+        "mean",
+        "last",
+    ]
     first = cli(*args)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "computed; model loaded" in first.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         scores = con.execute("SELECT * FROM probe_scores").df()
     n_targets = len(items_subset(36).targets)
-    assert len(scores) == 2 * n_targets * 3 * 30 * 2  # poolings × targets × comps × layers × metrics
+    assert (
+        len(scores) == 2 * n_targets * 3 * 30 * 2
+    )  # poolings × targets × comps × layers × metrics
     assert set(scores["component"]) == {"resid_pre", "attn_out", "mlp_out"}
     assert scores["layer"].min() == 0 and scores["layer"].max() == 29
     assert (scores["n_layers"] == 30).all() and set(scores["probe"]) == {"svm", "ridge"}
@@ -89,7 +109,9 @@ def test_second_run_does_not_load_the_model(tmp_path, monkeypatch):
 
     csv = _subset_csv(tmp_path, n=24)
     config = pipeline.RunConfig(
-        model="smollm2-135m", stimuli=str(csv), db=str(tmp_path / "r.duckdb"),
+        model="smollm2-135m",
+        stimuli=str(csv),
+        db=str(tmp_path / "r.duckdb"),
         probe=pipeline.ProbeSettings(n_perm=2, n_half_splits=0, n_folds=6),
         components=("resid_pre",),
     )
@@ -135,16 +157,32 @@ def _csv(tmp_path, **changes) -> str:
         (lambda p: _csv(p).replace("s.csv", "missing.csv"), "does not exist"),
         (lambda p: _text(p / "e.csv", ""), "the file is empty"),
         (lambda p: _text(p / "m.csv", 'item_id,text,group\n"a,b\n'), "not a readable CSV"),
-        (lambda p: _text(p / "t.csv", pd.DataFrame(GOOD).drop(columns="text").to_csv(index=False)),
-         "column 'text': missing required"),
+        (
+            lambda p: _text(
+                p / "t.csv", pd.DataFrame(GOOD).drop(columns="text").to_csv(index=False)
+            ),
+            "column 'text': missing required",
+        ),
         (lambda p: _csv(p, item_id=["a"] * 12), "row 2, column 'item_id': duplicate id 'a'"),
         (lambda p: _csv(p, **{"y:binary": ["1"] * 12}), "constant"),
-        (lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["nan"]}), "row 12, column 'r:continuous': missing value"),
-        (lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["x"]}), "row 12, column 'r:continuous': 'x' is not a finite number"),
+        (
+            lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["nan"]}),
+            "row 12, column 'r:continuous': missing value",
+        ),
+        (
+            lambda p: _csv(p, **{"r:continuous": ["1"] * 11 + ["x"]}),
+            "row 12, column 'r:continuous': 'x' is not a finite number",
+        ),
         (lambda p: _csv(p, group=["g1", "g2"] * 6), "only 2 distinct groups; grouped 6-fold CV"),
-        (lambda p: _csv(p, **{"y:binary": ["1"] * 3 + ["0"] * 9}), "class '1' occurs in only 3 groups"),
+        (
+            lambda p: _csv(p, **{"y:binary": ["1"] * 3 + ["0"] * 9}),
+            "class '1' occurs in only 3 groups",
+        ),
         (lambda p: _csv(p, spans=["0:99"] * 12), "row 1, column 'spans': span 0:99 is not inside"),
-        (lambda p: _csv(p, words=["apple"] * 12), "row 1, column 'words': 'apple' is not in the text"),
+        (
+            lambda p: _csv(p, words=["apple"] * 12),
+            "row 1, column 'words': 'apple' is not in the text",
+        ),
     ],
 )
 def test_bad_stimulus_files_give_one_error_line(tmp_path, capsys, make, message):

@@ -31,12 +31,18 @@ def test_mean_pools_exactly_the_target_word_tokens(smollm2):
 
 
 def test_skip_first_drops_position_zero_only_when_the_word_is_there(smollm2):
-    from core.stimuli import validate
     import pandas as pd
 
+    from core.stimuli import validate
+
     frame = pd.DataFrame(
-        {"item_id": ["a", "b"], "text": ["apple is to tree", "A tree"], "group": ["a", "b"],
-         "words": ["apple|tree", "tree"], "y:binary": ["0", "1"]}
+        {
+            "item_id": ["a", "b"],
+            "text": ["apple is to tree", "A tree"],
+            "group": ["a", "b"],
+            "words": ["apple|tree", "tree"],
+            "y:binary": ["0", "1"],
+        }
     )
     stimuli = validate(frame, name="t", n_folds=1)
     plan = plan_tokens(smollm2.tokenizer, stimuli, poolings=("mean", "mean_skip0"))
@@ -45,7 +51,7 @@ def test_skip_first_drops_position_zero_only_when_the_word_is_there(smollm2):
 
 
 def test_too_long_text_is_refused_with_its_item(smollm2):
-    with pytest.raises(ExtractionError, match="item 'apple' is .* tokens long"):
+    with pytest.raises(ExtractionError, match=r"item .apple. is .* tokens long"):
         plan_tokens(smollm2.tokenizer, tiny_stimuli(), max_length=3)
 
 

@@ -39,7 +39,7 @@ def test_hub_id_absent_offline_fails_fast(monkeypatch):
 
 
 def test_directory_without_config_is_refused(tmp_path):
-    with pytest.raises(models.ModelError, match="has no config.json"):
+    with pytest.raises(models.ModelError, match=r"has no config\.json"):
         models.resolve(str(tmp_path))
 
 
@@ -74,7 +74,7 @@ def test_fingerprint_tracks_weights_and_dtype_not_name(tiny_model_dir, tmp_path)
 
 def test_memory_estimate_refuses_a_model_that_cannot_fit(tiny_model_dir, monkeypatch):
     monkeypatch.setattr(models, "_available_bytes", lambda: 1000)
-    with pytest.raises(models.ModelError, match="needs about .* GiB .* free"):
+    with pytest.raises(models.ModelError, match=r"needs about .* GiB .* free"):
         models.load(str(tiny_model_dir("llama")))
 
 
@@ -97,4 +97,3 @@ def test_layout_table_names_each_tested_architecture():
     for model_type in ("llama", "qwen2", "gemma3_text", "gpt2"):
         assert model_type in models.ARCHITECTURES
     assert models.ARCHITECTURES["gemma3_text"].attn_out == "post_attention_layernorm"
-

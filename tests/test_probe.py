@@ -14,10 +14,12 @@ from core.probe import (
     ProbeSettings,
     group_halves,
     group_permutations,
+    metrics,
     outer_folds,
     probe_grid,
+    reference,
+    solvers,
 )
-from core.probe import metrics, reference, solvers
 from core.probe.summary import summarize
 from tests.helpers import items_subset
 

@@ -12,9 +12,17 @@ import pytest
 from core import store
 
 CONTRACT = {
-    "model": "VARCHAR", "stimulus_set": "VARCHAR", "pooling": "VARCHAR", "target": "VARCHAR",
-    "component": "VARCHAR", "layer": "INTEGER", "n_layers": "INTEGER", "probe": "VARCHAR",
-    "metric": "VARCHAR", "score": "DOUBLE", "score_se": "DOUBLE",
+    "model": "VARCHAR",
+    "stimulus_set": "VARCHAR",
+    "pooling": "VARCHAR",
+    "target": "VARCHAR",
+    "component": "VARCHAR",
+    "layer": "INTEGER",
+    "n_layers": "INTEGER",
+    "probe": "VARCHAR",
+    "metric": "VARCHAR",
+    "score": "DOUBLE",
+    "score_se": "DOUBLE",
 }
 
 
@@ -22,17 +30,42 @@ def _scores(n_layers=3, value=0.7):
     rows = []
     for layer in range(n_layers):
         for component in ("resid_pre", "attn_out", "mlp_out"):
-            rows.append(dict(target="t", component=component, layer=layer, n_layers=n_layers,
-                             probe="svm", metric="balanced_accuracy", score=value,
-                             score_se=0.01, chance=0.5, null_mean=0.5, null_sd=0.02,
-                             null_lo=0.46, null_hi=0.54, p_value=0.01, n_perm=99, n_null=99, n_folds=6,
-                             is_primary=True, run_id="r"))
+            rows.append(
+                dict(
+                    target="t",
+                    component=component,
+                    layer=layer,
+                    n_layers=n_layers,
+                    probe="svm",
+                    metric="balanced_accuracy",
+                    score=value,
+                    score_se=0.01,
+                    chance=0.5,
+                    null_mean=0.5,
+                    null_sd=0.02,
+                    null_lo=0.46,
+                    null_hi=0.54,
+                    p_value=0.01,
+                    n_perm=99,
+                    n_null=99,
+                    n_folds=6,
+                    is_primary=True,
+                    run_id="r",
+                )
+            )
     return pd.DataFrame(rows)
 
 
 def _run(run_id="r", model="m"):
-    return {"run_id": run_id, "model": model, "stimulus_set": "s", "pooling": "mean",
-            "n_layers": 3, "settings": {"n_perm": 99}, "versions": {"strata": "x"}}
+    return {
+        "run_id": run_id,
+        "model": model,
+        "stimulus_set": "s",
+        "pooling": "mean",
+        "n_layers": 3,
+        "settings": {"n_perm": 99},
+        "versions": {"strata": "x"},
+    }
 
 
 def _write(db, value=0.7, run_id="r", model="m"):
@@ -105,7 +138,7 @@ def _reader(db, seconds, queue):
             if len(frame):
                 assert len(frame) == 9, len(frame)  # never a half-written run
                 seen.add(float(frame["score"].iloc[0]))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent
+        except Exception as exc:
             errors.append(repr(exc))
     queue.put((sorted(seen), errors))
 
@@ -115,7 +148,7 @@ def _writer(db, values, queue):
     for i, value in enumerate(values):
         try:
             _write(db, value=value, run_id=f"w{value}-{i}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(repr(exc))
     queue.put(errors)
 
@@ -126,8 +159,9 @@ def test_readers_and_two_writers_in_parallel_processes(tmp_path):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     readers = [ctx.Process(target=_reader, args=(db, 6, queue)) for _ in range(3)]
-    writers = [ctx.Process(target=_writer, args=(db, [0.6 + 0.01 * i] * 5, queue))
-               for i in range(2)]
+    writers = [
+        ctx.Process(target=_writer, args=(db, [0.6 + 0.01 * i] * 5, queue)) for i in range(2)
+    ]
     for p in readers + writers:
         p.start()
     results = [queue.get(timeout=120) for _ in readers + writers]
