@@ -118,6 +118,7 @@ def _cmd_run(args) -> None:
                 n_jobs=args.jobs,
                 joblib_backend=args.joblib_backend,
                 batch_tokens=args.batch_tokens,
+                chunk_items=args.chunk_items,
                 force=args.force,
                 db=args.db,
             )
@@ -233,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=-1, help="probe cells in parallel (-1: all cores)")
     p.add_argument("--joblib-backend", default="loky", help="loky, or ray/dask on a cluster")
     p.add_argument("--batch-tokens", type=int, default=8192)
+    p.add_argument("--chunk-items", type=int, default=512, help="texts per saved chunk")
     p.add_argument("--force", action="store_true", help="recompute probes even if stored")
     p.add_argument("--progress-json", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)

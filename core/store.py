@@ -242,6 +242,7 @@ def write_run(
                 con.execute(
                     f"DELETE FROM {table} WHERE model = ? AND stimulus_set = ? AND pooling = ?", key
                 )
+            _fault_point("store")
             for table, frame in tables.items():
                 if table not in RESULT_TABLES:
                     raise ValueError(f"unknown result table {table}")
@@ -262,6 +263,13 @@ def write_run(
         except Exception:
             con.execute("ROLLBACK")
             raise
+
+
+def _fault_point(name: str) -> None:
+    """Reliability tests set ``STRATA_FAULT_PAUSE=<name>`` to be killed at this point."""
+    if os.environ.get("STRATA_FAULT_PAUSE") == name:
+        Path(os.environ["STRATA_FAULT_FLAG"]).write_text(name)
+        time.sleep(60)
 
 
 def _jsonable(value):

@@ -1,0 +1,183 @@
+"""Real runs killed with SIGKILL at several points, then resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.test_cli import ROOT, _subset_csv
+
+pytestmark = pytest.mark.slow
+
+
+def _start(args, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_when(proc, ready, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before the kill point: {proc.stderr.read()[-2000:]}")
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError("kill point never reached")
+
+
+def _progress(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _scores(db: Path):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT target, component, layer, metric, score FROM probe_scores ORDER BY ALL"
+        ).fetchall()
+
+
+def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_cache):
+    csv = _subset_csv(tmp_path, n=30)
+    progress = tmp_path / "progress.json"
+    db = tmp_path / "killed.duckdb"
+    args = [
+        "run",
+        "--model",
+        "smollm2-135m",
+        "--stimuli",
+        str(csv),
+        "--db",
+        str(db),
+        "--permutations",
+        "2",
+        "--half-splits",
+        "1",
+        "--chunk-items",
+        "5",
+        "--batch-tokens",
+        "40",
+        "--jobs",
+        "1",
+        "--quiet",
+        "--progress-json",
+        str(progress),
+    ]
+    env = {"STRATA_CACHE": str(isolated_cache)}
+    activations = isolated_cache / "activations"
+
+    # 1. killed during extraction: chunks kept, no entry that reads as complete
+    proc = _start(args, env)
+    _kill_when(proc, lambda: any(activations.glob("*.parts/part-*.npz")))
+    parts = list(activations.glob("*.parts/part-*.npz"))
+    assert parts, "no chunk was kept"
+    assert not list(activations.glob("*/manifest.json"))
+    assert _progress(progress)["done"] < 30
+
+    # 2. killed during probing: the activations are complete, some cells are kept
+    proc = _start(args, env)
+    _kill_when(
+        proc,
+        lambda: (
+            _progress(progress).get("stage") == "probe" and _progress(progress).get("done", 0) >= 10
+        ),
+    )
+    assert len(list(activations.glob("*/manifest.json"))) == 1
+    kept_cells = list((isolated_cache / "probes").glob("*/*.json"))
+    assert len(kept_cells) >= 10
+    assert not db.exists() or _scores(db) == []
+
+    # 3. killed inside the database transaction: nothing half-written is visible
+    flag = tmp_path / "flag"
+    proc = _start(args, {**env, "STRATA_FAULT_PAUSE": "store", "STRATA_FAULT_FLAG": str(flag)})
+    _kill_when(proc, flag.exists)
+    assert _scores(db) == []
+
+    # 4. the rerun finishes without loading the model and reuses the kept cells
+    done = subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "model not loaded" in done.stderr
+    resumed = _scores(db)
+    assert resumed
+
+    # the same run, never interrupted, in a fresh cache, gives the same scores
+    fresh_cache = tmp_path / "fresh"
+    fresh_db = tmp_path / "fresh.duckdb"
+    fresh_args = [a if a != str(db) else str(fresh_db) for a in args]
+    clean = subprocess.run(
+        [sys.executable, "-m", "core", *fresh_args],
+        cwd=ROOT,
+        env={**os.environ, "STRATA_CACHE": str(fresh_cache)},
+        capture_output=True,
+        text=True,
+    )
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    assert _scores(fresh_db) == resumed
+
+
+def test_a_corrupt_activation_file_is_recomputed(tmp_path, isolated_cache):
+    csv = _subset_csv(tmp_path, n=24)
+    db = tmp_path / "r.duckdb"
+    args = [
+        "run",
+        "--model",
+        "smollm2-135m",
+        "--stimuli",
+        str(csv),
+        "--db",
+        str(db),
+        "--permutations",
+        "0",
+        "--half-splits",
+        "0",
+        "--components",
+        "resid_pre",
+        "--quiet",
+    ]
+    env = {**os.environ, "STRATA_CACHE": str(isolated_cache)}
+    first = subprocess.run(
+        [sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = _scores(db)
+    (npy,) = (isolated_cache / "activations").glob("*/resid_pre.npy")
+    data = bytearray(npy.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    npy.write_bytes(bytes(data))
+    again = subprocess.run(
+        [sys.executable, "-m", "core", *args, "--force"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "damaged" in again.stderr and "recomputed" in again.stderr
+    assert "model loaded" in again.stderr
+    assert _scores(db) == before
