@@ -1,23 +1,31 @@
-"""Strata's dashboard entry point: ``streamlit run app.py``."""
+"""Strata's dashboard: ``streamlit run app.py`` (or ``make app``).
+
+The entry only declares the pages and the shared picker; each page is a thin script over
+``core`` (queries, analyses, figure builders).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core import store
+PAGES = [
+    ("pages/home.py", "Home", ":material/home:", "home"),
+    ("pages/run.py", "Run", ":material/play_circle:", "run"),
+    ("pages/curves.py", "Layer curves", ":material/show_chart:", "curves"),
+    ("pages/peaks.py", "Double peaks", ":material/landscape:", "peaks"),
+    ("pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),
+    ("pages/coordination.py", "Coordination", ":material/grid_on:", "coordination"),
+    ("pages/stimuli.py", "Stimuli", ":material/dataset:", "stimuli"),
+]
 
-st.set_page_config(page_title="Strata", layout="wide")
-st.title("Strata")
-st.write(
-    "Where in a language model's depth each kind of meaning lives: grouped-CV linear probes "
-    "on every layer's residual stream, attention output and MLP output."
-)
-try:
-    index = store.results_index()
-except store.StoreError as exc:
-    st.error(str(exc))
-else:
-    if index.empty:
-        st.info("No results yet: run `python -m core run --model smollm2-135m --stimuli items`.")
-    else:
-        st.dataframe(index, hide_index=True)
+
+def run() -> None:
+    st.set_page_config(page_title="Strata", page_icon=":material/stacks:", layout="wide")
+    pages = [
+        st.Page(path, title=title, icon=icon, url_path=slug, default=slug == "home")
+        for path, title, icon, slug in PAGES
+    ]
+    st.navigation(pages).run()
+
+
+run()

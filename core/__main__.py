@@ -35,6 +35,16 @@ def _parse_memory(text: str | None) -> dict | None:
     return out
 
 
+def _parse_device_map(text: str | None):
+    """``auto``/``balanced``/... as is; a JSON object as a module → device dict."""
+    if not text or not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--device-map is not valid JSON: {exc.msg}") from None
+
+
 class _Bars:
     """tqdm bars per stage on stderr, and an optional JSON file the app polls."""
 
@@ -110,7 +120,7 @@ def _cmd_run(args) -> None:
                 label=args.label,
                 dtype=args.dtype,
                 quantization=args.quantization,
-                device_map=args.device_map,
+                device_map=_parse_device_map(args.device_map),
                 max_memory=_parse_memory(args.max_memory),
                 store_dtype=args.store_dtype,
                 components=tuple(args.components),
@@ -120,6 +130,9 @@ def _cmd_run(args) -> None:
                 batch_tokens=args.batch_tokens,
                 chunk_items=args.chunk_items,
                 force=args.force,
+                backend=args.backend,
+                remote=args.remote,
+                chat_template=args.chat_template,
                 db=args.db,
             )
             report = run(config, progress=bars)
@@ -218,7 +231,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--components", nargs="+", choices=COMPONENTS, default=list(COMPONENTS))
     p.add_argument("--label", help="the model's name in the results (default: --model)")
     p.add_argument("--quantization", choices=["none", "8bit", "4bit"], default="none")
-    p.add_argument("--device-map", help="accelerate device map: auto, balanced, cpu ...")
+    p.add_argument(
+        "--device-map", help="accelerate device map: auto, balanced, sequential, or JSON"
+    )
     p.add_argument("--max-memory", help="per-device limits, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
     p.add_argument("--store-dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--permutations", type=int, default=20, help="label permutations (null)")
@@ -236,6 +251,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-tokens", type=int, default=8192)
     p.add_argument("--chunk-items", type=int, default=512, help="texts per saved chunk")
     p.add_argument("--force", action="store_true", help="recompute probes even if stored")
+    p.add_argument("--backend", choices=["hooks", "nnsight"], default="hooks")
+    p.add_argument(
+        "--remote", action="store_true", help="run on NDIF through nnsight (needs NDIF_API_KEY)"
+    )
+    p.add_argument(
+        "--chat-template", action="store_true", help="wrap texts in the model's chat template"
+    )
     p.add_argument("--progress-json", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
 

@@ -30,7 +30,12 @@ FORMAT_VERSION = 1
 
 
 def activation_key(
-    *, model_fingerprint: str, text_hash: str, pooling: str, store_dtype: str
+    *,
+    model_fingerprint: str,
+    text_hash: str,
+    pooling: str,
+    store_dtype: str,
+    chat_template: bool = False,
 ) -> str:
     """Key of one activation entry: everything that changes the stored numbers."""
     payload = json.dumps(
@@ -39,6 +44,7 @@ def activation_key(
             "model": model_fingerprint,
             "texts": text_hash,
             "pooling": pooling,
+            "chat_template": chat_template,
             "store_dtype": store_dtype,
         },
         sort_keys=True,

@@ -46,6 +46,7 @@ def plan_tokens(
     *,
     poolings: Sequence[str] = ("mean",),
     max_length: int | None = None,
+    chat_template: bool = False,
 ) -> TokenPlan:
     """Tokenise the texts and decide, per pooling, which positions each vector averages.
 
@@ -53,13 +54,20 @@ def plan_tokens(
     text token when the row has none; special tokens (BOS) are never part of a mean.
     ``last`` takes the final token.  ``mean_skip0`` is ``mean`` without position 0: that
     position is an attention sink with outsized activations, and SmolLM2 (no BOS) puts a
-    word there.
+    word there.  With ``chat_template`` each text becomes a user turn of the tokenizer's
+    chat template (generation prompt included), as Instruct models are used; spans move
+    with the text and ``last`` is the template's final token.
     """
     for pooling in poolings:
         if pooling not in POOLINGS:
             raise ExtractionError(f"unknown pooling '{pooling}'; use one of {', '.join(POOLINGS)}")
+    texts, shifts = list(stimuli.texts), [0] * len(stimuli)
+    if chat_template:
+        texts, shifts = zip(*(in_chat(tokenizer, text) for text in stimuli.texts))
     try:
-        encoded = tokenizer(stimuli.texts, add_special_tokens=True, return_offsets_mapping=True)
+        encoded = tokenizer(
+            list(texts), add_special_tokens=not chat_template, return_offsets_mapping=True
+        )
     except NotImplementedError:
         raise ExtractionError(
             "this tokenizer gives no character offsets, so spans cannot be mapped to tokens; "
@@ -72,7 +80,10 @@ def plan_tokens(
                 f"item '{stimuli.frame['item_id'][i]}' is {len(ids)} tokens long; "
                 f"the model takes at most {max_length}"
             )
-        spans = stimuli.spans[i]
+        shift = shifts[i]
+        spans = [(a + shift, b + shift) for a, b in stimuli.spans[i]]
+        if chat_template and not spans:  # the user's text, not the template around it
+            spans = [(shift, shift + len(stimuli.texts[i]))]
         text_tokens = [t for t, (s, e) in enumerate(offsets) if e > s]
         if spans:
             chosen = [
@@ -96,6 +107,19 @@ def plan_tokens(
     return TokenPlan(input_ids=list(encoded["input_ids"]), weights=weights)
 
 
+def in_chat(tokenizer, text: str) -> tuple[str, int]:
+    """The text as a user turn of the chat template, and where the text starts in it."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ExtractionError("this model's tokenizer has no chat template; run without it")
+    templated = tokenizer.apply_chat_template(
+        [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+    )
+    start = templated.find(text)
+    if start < 0:
+        raise ExtractionError(f"the chat template changes the text '{text}'; run without it")
+    return templated, start
+
+
 def batches(lengths: np.ndarray, *, batch_tokens: int, max_batch: int) -> list[np.ndarray]:
     """Length-sorted batches (longest first, so memory trouble shows at once) under a budget.
 
@@ -112,7 +136,25 @@ def batches(lengths: np.ndarray, *, batch_tokens: int, max_batch: int) -> list[n
     return out
 
 
-def _unwrap(output):
+def batch_tensors(plan: TokenPlan, items: np.ndarray, poolings: Sequence[str], pad_id: int):
+    """Right-padded ids, attention mask and pooling weights ``(batch, pooling, pos)``."""
+    import torch
+
+    width = max(len(plan.input_ids[i]) for i in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    weights = torch.zeros((len(items), len(poolings), width), dtype=torch.float32)
+    for b, item in enumerate(items):
+        tokens = plan.input_ids[item]
+        ids[b, : len(tokens)] = torch.tensor(tokens)
+        mask[b, : len(tokens)] = 1
+        for p, pooling in enumerate(poolings):
+            for position, weight in plan.weights[pooling][item].items():
+                weights[b, p, position] = weight
+    return ids, mask, weights
+
+
+def unwrap(output):
     return output[0] if isinstance(output, tuple) else output
 
 
@@ -135,7 +177,7 @@ def hooks(model: LoadedModel, sink: Callable[[str, int, object], None], componen
                     continue
 
                 def post(module, args, output, component=component, layer=layer):
-                    sink(component, layer, _unwrap(output))
+                    sink(component, layer, unwrap(output))
 
                 handles.append(_get(block, path).register_forward_hook(post))
         yield
@@ -155,6 +197,8 @@ def extract(
     max_batch: int = 64,
     plan: TokenPlan | None = None,
     on_batch: Callable[[int], None] | None = None,
+    backend: str = "hooks",
+    remote: bool = False,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Pooled activations of every layer and component.
 
@@ -171,6 +215,9 @@ def extract(
         Padded tokens and texts per batch.
     on_batch : callable, optional
         Called with the number of texts just finished, for progress bars.
+    backend : {"hooks", "nnsight"}, default="hooks"
+        PyTorch forward hooks, or an nnsight trace over the same modules (which can run on
+        NDIF with ``remote=True``, reducing to pooled vectors on the server).
 
     Returns
     -------
@@ -184,7 +231,7 @@ def extract(
         model.tokenizer,
         stimuli,
         poolings=poolings,
-        max_length=getattr(model.base.config, "max_position_embeddings", None),
+        max_length=getattr(model.config, "max_position_embeddings", None),
     )
     rows = np.arange(len(stimuli)) if rows is None else np.asarray(rows)
     n_layers, d_model = model.info.n_layers, model.info.d_model
@@ -195,8 +242,23 @@ def extract(
     pad_id = model.tokenizer.pad_token_id
     if pad_id is None:
         pad_id = model.tokenizer.eos_token_id or 0
-    device = model.base.get_input_embeddings().weight.device
     lengths = plan.lengths[rows]
+    order = batches(lengths, batch_tokens=batch_tokens, max_batch=max_batch)
+    if backend == "nnsight":
+        from core.nnsight_backend import pooled_batch
+
+        for batch in order:
+            ids, mask, weights = batch_tensors(plan, rows[batch], poolings, pad_id)
+            pooled = pooled_batch(model, ids, mask, weights, components, remote=remote)
+            for component, values in pooled.items():  # (batch, layer, pooling, d_model)
+                for p, pooling in enumerate(poolings):
+                    out[pooling][component][torch.as_tensor(batch)] = values[:, :, p]
+            if on_batch is not None:
+                on_batch(len(batch))
+        return {p: {c: t.numpy() for c, t in comps.items()} for p, comps in out.items()}
+    if backend != "hooks":
+        raise ExtractionError(f"unknown backend '{backend}'; use hooks or nnsight")
+    device = model.base.get_input_embeddings().weight.device
     state: dict = {}
 
     def sink(component: str, layer: int, hidden) -> None:
@@ -209,19 +271,8 @@ def extract(
             out[pooling][component][state["slots"], layer] = pooled[:, p]
 
     with torch.inference_mode(), hooks(model, sink, components):
-        for batch in batches(lengths, batch_tokens=batch_tokens, max_batch=max_batch):
-            items = rows[batch]
-            width = int(lengths[batch].max())
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            weights = torch.zeros((len(batch), len(poolings), width), dtype=torch.float32)
-            for b, item in enumerate(items):
-                tokens = plan.input_ids[item]
-                ids[b, : len(tokens)] = torch.tensor(tokens)
-                mask[b, : len(tokens)] = 1
-                for p, pooling in enumerate(poolings):
-                    for position, weight in plan.weights[pooling][item].items():
-                        weights[b, p, position] = weight
+        for batch in order:
+            ids, mask, weights = batch_tensors(plan, rows[batch], poolings, pad_id)
             state.update(slots=torch.as_tensor(batch), cpu_weights=weights, weights={})
             model.base(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
             if on_batch is not None:

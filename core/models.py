@@ -307,12 +307,17 @@ def model_directory(model_id: ModelId) -> Path:
 # --------------------------------------------------------------------------- loading
 @dataclass
 class LoadedModel:
-    """A base model ready for extraction."""
+    """A base model ready for extraction (``base`` is None when it runs remotely)."""
 
     base: object = field(repr=False)
     tokenizer: object = field(repr=False)
     layout: Layout
     info: ModelInfo
+    config: object = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.config is None and self.base is not None:
+            self.config = self.base.config
 
     @property
     def blocks(self):
@@ -428,8 +433,9 @@ def load(
     name: str,
     *,
     dtype: str = "float32",
-    device_map: str | None = None,
+    device_map: str | dict | None = None,
     max_memory: dict | None = None,
+    offload_folder: str | Path | None = None,
     quantization: str = "none",
     revision: str | None = None,
     check_memory: bool = True,
@@ -441,10 +447,14 @@ def load(
     name : str
         Alias, ``.gguf`` path, local directory or hub id.
     dtype : {"float32", "bfloat16", "float16"}, default="float32"
-    device_map : str, optional
-        Passed to accelerate (``"auto"``, ``"balanced"``, ``"cpu"``...); ``None`` loads on CPU.
+    device_map : str or dict, optional
+        Passed to accelerate (``"auto"``, ``"balanced"``, ``"cpu"``, or a module → device
+        dict, ``"disk"`` included); ``None`` loads on CPU.  Hooks see the same activations
+        whatever the split.
     max_memory : dict, optional
         Per-device limits for ``device_map``, e.g. ``{0: "70GiB", "cpu": "100GiB"}``.
+    offload_folder : path, optional
+        Where accelerate keeps weights offloaded to disk (default ``cache/offload``).
     quantization : {"none", "8bit", "4bit"}, default="none"
         bitsandbytes loading, when installed.
     check_memory : bool, default=True
@@ -477,6 +487,7 @@ def load(
     kwargs: dict = {"dtype": getattr(torch, dtype)}
     if device_map:
         kwargs["device_map"] = device_map
+        kwargs["offload_folder"] = str(offload_folder or models_dir().parent / "offload")
         if max_memory:
             kwargs["max_memory"] = max_memory
     if quantization != "none":
@@ -502,7 +513,7 @@ def load(
         architecture=getattr(config, "model_type", type(base).__name__),
         n_layers=n_layers,
         d_model=int(config.hidden_size),
-        device_map=device_map or "cpu",
+        device_map=json.dumps(device_map) if isinstance(device_map, dict) else device_map or "cpu",
     )
     loaded = LoadedModel(base=base, tokenizer=tokenizer, layout=layout, info=info)
     loaded.load_seconds = time.perf_counter() - started  # type: ignore[attr-defined]

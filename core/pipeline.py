@@ -61,6 +61,9 @@ class RunConfig:
     batch_tokens, max_batch : extraction batch budget.
     chunk_items : texts per saved extraction chunk (the resume granularity).
     force : recompute probes even when a matching result is stored.
+    backend : ``hooks`` (PyTorch forward hooks) or ``nnsight`` (same modules, traced).
+    remote : run the model on NDIF through nnsight (hub ids only; needs NDIF_API_KEY).
+    chat_template : wrap each text in the tokenizer's chat template as a user turn.
     """
 
     model: str
@@ -69,7 +72,7 @@ class RunConfig:
     label: str | None = None
     dtype: str = "float32"
     quantization: str = "none"
-    device_map: str | None = None
+    device_map: str | dict | None = None
     max_memory: dict | None = None
     store_dtype: str = "float32"
     components: tuple[str, ...] = COMPONENTS
@@ -81,6 +84,9 @@ class RunConfig:
     chunk_items: int = 512
     force: bool = False
     db: str | None = None
+    backend: str = "hooks"
+    remote: bool = False
+    chat_template: bool = False
 
     def __post_init__(self):
         for pooling in self.poolings:
@@ -91,6 +97,10 @@ class RunConfig:
                 raise ConfigError(
                     f"unknown component '{component}'; use any of {', '.join(COMPONENTS)}"
                 )
+        if self.backend not in ("hooks", "nnsight"):
+            raise ConfigError(f"unknown backend '{self.backend}'; use hooks or nnsight")
+        if self.remote and self.backend != "nnsight":
+            raise ConfigError("remote execution runs through nnsight: add --backend nnsight")
         if self.store_dtype not in ("float32", "float16"):
             raise ConfigError(f"unknown store dtype '{self.store_dtype}'; use float32 or float16")
 
@@ -188,13 +198,18 @@ def _extract_missing(
     """Load the model once and extract every missing pooling, in resumable chunks."""
     started = time.perf_counter()
     progress("load", 0, 1)
-    model = load(
-        config.model,
-        dtype=config.dtype,
-        quantization=config.quantization,
-        device_map=config.device_map,
-        max_memory=config.max_memory,
-    )
+    if config.remote:
+        from core.nnsight_backend import load_remote
+
+        model = load_remote(config.model)
+    else:
+        model = load(
+            config.model,
+            dtype=config.dtype,
+            quantization=config.quantization,
+            device_map=config.device_map,
+            max_memory=config.max_memory,
+        )
     progress("load", 1, 1)
     timings["load"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -203,7 +218,8 @@ def _extract_missing(
         model.tokenizer,
         stimuli,
         poolings=poolings,
-        max_length=getattr(model.base.config, "max_position_embeddings", None),
+        max_length=getattr(model.config, "max_position_embeddings", None),
+        chat_template=config.chat_template,
     )
     order = np.concatenate(
         batches(plan.lengths, batch_tokens=config.batch_tokens, max_batch=config.max_batch)
@@ -235,6 +251,8 @@ def _extract_missing(
             max_batch=config.max_batch,
             plan=plan,
             on_batch=tick,
+            backend=config.backend,
+            remote=config.remote,
         )
         for pooling in poolings:
             stored = {c: a.astype(config.store_dtype) for c, a in arrays[pooling].items()}
@@ -258,6 +276,8 @@ def _extract_missing(
             "item_ids": stimuli.frame["item_id"].tolist(),
             "pooling": pooling,
             "store_dtype": config.store_dtype,
+            "chat_template": config.chat_template,
+            "backend": config.backend + ("-remote" if config.remote else ""),
         }
         out[pooling] = cache.save(key, full, manifest)
     timings["extract"] = time.perf_counter() - started
@@ -276,7 +296,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     timings: dict[str, float] = {}
     stimuli = load_stimuli(config.stimuli, n_folds=config.probe.n_folds)
     label = config.label or config.model
-    model_id = identify(config.model, dtype=config.dtype, quantization=config.quantization)
+    model_id = _model_id(config)
     cache = ActivationCache()
     keys = {
         p: activation_key(
@@ -284,6 +304,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
             text_hash=stimuli.text_hash,
             pooling=p,
             store_dtype=config.store_dtype,
+            chat_template=config.chat_template,
         )
         for p in config.poolings
     }
@@ -353,6 +374,14 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     return report
 
 
+def _model_id(config: RunConfig):
+    if config.remote:
+        from core.models import ModelId
+
+        return ModelId(config.model, "remote", config.model, f"{config.model}@ndif", "bfloat16")
+    return identify(config.model, dtype=config.dtype, quantization=config.quantization)
+
+
 def _has_components(entry: Activations, config: RunConfig) -> bool:
     return all(c in entry.arrays for c in config.components)
 
@@ -397,6 +426,8 @@ def _store(config, label, stimuli, pooling, entry, results, probe_key, timings) 
             "dtype": config.dtype,
             "quantization": config.quantization,
             "device_map": config.device_map,
+            "backend": config.backend + ("-remote" if config.remote else ""),
+            "chat_template": config.chat_template,
         },
         "versions": versions(),
         "machine": machine(),

@@ -107,3 +107,14 @@ def test_gemma3_components_add_up_and_batch(gemma3):
     for component in acts:
         ref = single[component]
         assert np.abs(acts[component] - ref).max() / np.abs(ref).max() < 1e-4
+
+
+def test_chat_template_moves_spans_with_the_text(smollm2):
+    stimuli = tiny_stimuli()
+    plain = plan_tokens(smollm2.tokenizer, stimuli, poolings=("mean", "last"))
+    chat = plan_tokens(smollm2.tokenizer, stimuli, poolings=("mean", "last"), chat_template=True)
+    assert len(chat.input_ids[0]) > len(plain.input_ids[0]) + 5
+    ids = chat.input_ids[0]
+    word = smollm2.tokenizer.decode([ids[t] for t in sorted(chat.weights["mean"][0])])
+    assert word.strip() == "apple"
+    assert list(chat.weights["last"][0]) == [len(ids) - 1]

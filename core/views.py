@@ -1,0 +1,75 @@
+"""Data for the views: database rows shaped for the figure builders (no Streamlit here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from core import store
+from core.cache import ActivationCache
+from core.paths import cache_dir, default_db, models_dir
+
+
+def curves(
+    db: str | Path | None,
+    *,
+    model: str | list[str],
+    stimulus_set: str | list[str],
+    pooling: str,
+    components: list[str] | tuple[str, ...],
+    targets: list[str] | None = None,
+    metric: str = "primary",
+) -> pd.DataFrame:
+    """``probe_scores`` rows of the chosen curves, with ``relative_depth`` = l / (L-1).
+
+    ``metric="primary"`` takes each probe's primary metric (balanced accuracy for SVM
+    targets, Pearson r for ridge targets).
+    """
+    frame = store.query(
+        db,
+        "probe_scores",
+        model=model,
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        component=list(components),
+        target=targets,
+    )
+    frame = frame[frame["is_primary"]] if metric == "primary" else frame[frame["metric"] == metric]
+    frame = frame.copy()
+    frame["relative_depth"] = frame["layer"] / (frame["n_layers"] - 1).clip(lower=1)
+    return frame.sort_values(["model", "stimulus_set", "target", "component", "layer"])
+
+
+def targets_of(db, *, model: str, stimulus_set: str, pooling: str) -> pd.DataFrame:
+    """The targets of a stored result, in stimulus-file order, with their kind and probe."""
+    frame = store.query(db, "targets", model=model, stimulus_set=stimulus_set, pooling=pooling)
+    return frame.sort_values("position") if not frame.empty else frame
+
+
+def cache_status(db: str | Path | None = None) -> dict:
+    """What is on disk: converted models, activation entries, the database."""
+    entries = ActivationCache().entries()
+    models = [p for p in models_dir().iterdir() if (p / "config.json").is_file()]
+    path = Path(db) if db is not None else default_db()
+    return {
+        "cache_dir": str(cache_dir()),
+        "converted_models": sorted(p.name for p in models),
+        "converted_bytes": int(sum(f.stat().st_size for p in models for f in p.glob("*"))),
+        "activation_entries": len(entries),
+        "activation_bytes": int(sum(e["bytes"] for e in entries)),
+        "activations": pd.DataFrame(
+            [
+                {
+                    "model": e.get("model", {}).get("name"),
+                    "stimulus_set": e.get("stimulus_set"),
+                    "pooling": e.get("pooling"),
+                    "items": len(e.get("item_ids", [])),
+                    "MB": round(e["bytes"] / 1e6, 1),
+                }
+                for e in entries
+            ]
+        ),
+        "db_path": str(path),
+        "db_bytes": path.stat().st_size if path.exists() else 0,
+    }

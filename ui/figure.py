@@ -1,0 +1,42 @@
+"""Show a figure with its downloads: PNG and SVG (kaleido, made on click) and the data as CSV."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.plots import to_image
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "figure"
+
+
+def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> None:
+    """The figure, then one row of download buttons."""
+    st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})
+    slug = _slug(name)
+    cols = st.columns([1, 1, 1, 5])
+
+    def image(fmt: str):
+        def make() -> bytes:
+            return to_image(fig, fmt)
+
+        return make
+
+    cols[0].download_button(
+        "PNG", data=image("png"), file_name=f"{slug}.png", mime="image/png",
+        key=f"png_{key}", on_click="ignore", icon=":material/image:",
+    )
+    cols[1].download_button(
+        "SVG", data=image("svg"), file_name=f"{slug}.svg", mime="image/svg+xml",
+        key=f"svg_{key}", on_click="ignore", icon=":material/draw:",
+    )
+    if data is not None:
+        cols[2].download_button(
+            "CSV", data=data.to_csv(index=False), file_name=f"{slug}.csv", mime="text/csv",
+            key=f"csv_{key}", on_click="ignore", icon=":material/table:",
+        )
