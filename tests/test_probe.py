@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, r2_score
@@ -161,3 +162,15 @@ def test_resumed_grid_equals_a_fresh_one(real):
     resumed = probe_grid(arrays, stimuli, settings, done=partial)
     assert fresh.fold_scores.equals(resumed.fold_scores)
     assert fresh.null_scores.equals(resumed.null_scores)
+
+
+@pytest.mark.slow
+def test_dask_backend_gives_the_same_grid(real):
+    pytest.importorskip("dask.distributed")
+    stimuli, acts = real
+    arrays = {"mlp_out": acts["mlp_out"][:, :3]}
+    settings = ProbeSettings(n_perm=2, n_half_splits=1)
+    local = probe_grid(arrays, stimuli, settings, n_jobs=2)
+    dask = probe_grid(arrays, stimuli, settings, n_jobs=2, backend="dask")
+    pd.testing.assert_frame_equal(local.fold_scores, dask.fold_scores)
+    pd.testing.assert_frame_equal(local.null_scores, dask.null_scores)

@@ -15,6 +15,7 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
 from core.probe import metrics
+from core.probe.backends import cluster
 from core.probe.folds import group_halves, group_permutations, outer_folds
 from core.probe.solvers import ridge_fold, standardized_gram, svm_fold
 from core.stimuli import StimulusSet
@@ -294,7 +295,10 @@ def probe_grid(
         )
         for c, layer in todo
     )
-    with parallel_config(backend=backend, n_jobs=min(n_jobs, max(len(todo), 1))):
+    with (
+        cluster(backend) as name,
+        parallel_config(backend=name, n_jobs=min(n_jobs, max(len(todo), 1))),
+    ):
         outputs = Parallel(return_as="generator")(jobs) if todo else []
         for cell, output in zip(todo, outputs):
             results[cell] = output
