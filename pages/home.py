@@ -25,16 +25,21 @@ st.markdown(
 if index.empty:
     st.info("The results database is empty.")
     sets = [s for s in ("items", "pairs", "analogies") if s in builtin_names()]
-    if st.button(f"Run {DEFAULT_MODEL} on {', '.join(sets)}", type="primary",
-                 icon=":material/play_arrow:"):
+    if st.button(
+        f"Run {DEFAULT_MODEL} on {', '.join(sets)}", type="primary", icon=":material/play_arrow:"
+    ):
         jobs.start(["--model", DEFAULT_MODEL, "--stimuli", *sets])
         st.switch_page("pages/run.py")
 else:
     model = selection.model
     sets = index.loc[index["model"] == model, "stimulus_set"].unique().tolist()
     data = guarded(
-        views.curves, None, model=model, stimulus_set=selection.stimulus_set,
-        pooling=selection.pooling, components=list(selection.components),
+        views.curves,
+        None,
+        model=model,
+        stimulus_set=selection.stimulus_set,
+        pooling=selection.pooling,
+        components=list(selection.components),
     )
     kinds = data.groupby("metric")["target"].nunique()
     metric = kinds.idxmax() if len(kinds) else "balanced_accuracy"
@@ -44,7 +49,12 @@ else:
         .agg(score=("score", "mean"), chance=("chance", "mean"))
     )
     fig = plots.layer_curves(
-        mean, x="layer", color="component", band=False, null_band=False, significant=None,
+        mean,
+        x="layer",
+        color="component",
+        band=False,
+        null_band=False,
+        significant=None,
         metric=metric,
         title=f"{model} · {selection.stimulus_set}: mean {plots.METRIC_LABELS[metric]} "
         "over targets",
@@ -56,10 +66,16 @@ st.subheader("What is stored")
 status = views.cache_status()
 c1, c2, c3 = st.columns(3)
 c1.metric("Results (model × set × pooling)", len(index))
-c2.metric("Activation caches", status["activation_entries"],
-          help=f"{status['activation_bytes'] / 1e6:.0f} MB in {status['cache_dir']}")
-c3.metric("Converted models", len(status["converted_models"]),
-          help=", ".join(status["converted_models"]) or "none yet")
+c2.metric(
+    "Activation caches",
+    status["activation_entries"],
+    help=f"{status['activation_bytes'] / 1e6:.0f} MB in {status['cache_dir']}",
+)
+c3.metric(
+    "Converted models",
+    len(status["converted_models"]),
+    help=", ".join(status["converted_models"]) or "none yet",
+)
 if not index.empty:
     st.dataframe(index.drop(columns=["run_id"]), hide_index=True, width="stretch")
 if len(status["activations"]):

@@ -23,7 +23,9 @@ OTHER = "another model (hub id, directory or .gguf)"
 with st.form("run"):
     left, right = st.columns(2)
     choice = left.selectbox(
-        "Model", [*ALIASES, OTHER], index=list(ALIASES).index(DEFAULT_MODEL),
+        "Model",
+        [*ALIASES, OTHER],
+        index=list(ALIASES).index(DEFAULT_MODEL),
         format_func=lambda a: f"{a} — {ALIASES[a].description}" if a in ALIASES else a,
     )
     custom = left.text_input(
@@ -35,12 +37,15 @@ with st.form("run"):
     label = left.text_input("Name in the results (optional)", placeholder="default: the model")
     dtype = left.selectbox("dtype", ["float32", "bfloat16", "float16"])
     sets = right.multiselect(
-        "Stimulus sets", builtin_names() + upload_names(),
+        "Stimulus sets",
+        builtin_names() + upload_names(),
         default=[s for s in ("items", "pairs", "analogies") if s in builtin_names()],
     )
     components = right.multiselect("Components", list(COMPONENTS), default=list(COMPONENTS))
     poolings = right.multiselect(
-        "Pooling", list(POOLINGS), default=["mean"],
+        "Pooling",
+        list(POOLINGS),
+        default=["mean"],
         help="mean: over the target words' tokens; last: the final token; mean_skip0: mean "
         "without position 0 (the attention sink)",
     )
@@ -70,17 +75,35 @@ if submitted:
         for problem in problems:
             st.error(problem)
     else:
-        args = ["--model", model, "--stimuli", *sets, "--components", *components,
-                "--pooling", *poolings, "--permutations", str(perms),
-                "--svm-null-layers", str(null_layers), "--half-splits", str(halves),
-                "--dtype", dtype]
+        args = [
+            "--model",
+            model,
+            "--stimuli",
+            *sets,
+            "--components",
+            *components,
+            "--pooling",
+            *poolings,
+            "--permutations",
+            str(perms),
+            "--svm-null-layers",
+            str(null_layers),
+            "--half-splits",
+            str(halves),
+            "--dtype",
+            dtype,
+        ]
         if label.strip():
             args += ["--label", label.strip()]
         job = jobs.start(args)
         st.toast(f"started {model} × {', '.join(sets)}", icon=":material/rocket_launch:")
 
-STAGES = {"load": "loading the model", "extract": "extracting activations",
-          "probe": "probing layer × component cells", "store": "writing results"}
+STAGES = {
+    "load": "loading the model",
+    "extract": "extracting activations",
+    "probe": "probing layer × component cells",
+    "store": "writing results",
+}
 
 
 @st.fragment(run_every=1.0)

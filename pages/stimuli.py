@@ -17,7 +17,9 @@ browse, upload = st.tabs(["Browse", "Upload a CSV"])
 with browse:
     names = builtin_names() + upload_names()
     current = page_param("view_set", "items")
-    name = st.selectbox("Stimulus set", names, index=names.index(current) if current in names else 0)
+    name = st.selectbox(
+        "Stimulus set", names, index=names.index(current) if current in names else 0
+    )
     set_page_param("view_set", name)
     try:
         stimuli = load(name)
@@ -39,8 +41,14 @@ with browse:
             balance = ", ".join(f"{k} {v}" for k, v in counts.items())
         else:
             balance = f"mean {values.mean():.2f}, SD {values.std():.2f}"
-        rows.append({"target": target, "kind": kind, "probe": "ridge" if kind == "continuous"
-                     else "SVM", "balance": balance})
+        rows.append(
+            {
+                "target": target,
+                "kind": kind,
+                "probe": "ridge" if kind == "continuous" else "SVM",
+                "balance": balance,
+            }
+        )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     query = st.text_input("Filter texts", placeholder="a word, e.g. apple")
     frame = stimuli.frame

@@ -37,9 +37,37 @@ def tiny_stimuli() -> StimulusSet:
 
 
 def items_subset(n: int = 48, *, name: str = "items") -> StimulusSet:
-    """The first ``n`` rows of a built-in set after a fixed shuffle (keeps classes mixed)."""
+    """``n`` rows of a built-in set, spread over its sampling strata (round robin, fixed seed).
+
+    Targets whose rarer class falls in fewer than six groups of the subset are dropped, so
+    the subset supports grouped 6-fold CV like the full set.
+    """
     import numpy as np
 
     full = load(name)
-    rows = np.random.default_rng(0).permutation(len(full))[:n]
-    return full.subset(sorted(rows))
+    rng = np.random.default_rng(0)
+    if "meta_stratum" in full.frame:
+        strata = [
+            list(rng.permutation(np.flatnonzero(full.frame["meta_stratum"] == s)))
+            for s in sorted(full.frame["meta_stratum"].unique())
+        ]
+        rows: list[int] = []
+        while len(rows) < n:
+            for stratum in strata:
+                if stratum and len(rows) < n:
+                    rows.append(int(stratum.pop()))
+    else:
+        rows = list(rng.permutation(len(full))[:n])
+    subset = full.subset(sorted(rows))
+    dropped = []
+    for target, kind in subset.targets.items():
+        if kind != "continuous":
+            per_class = subset.frame.groupby(target)["group"].nunique()
+            if len(per_class) < 2 or per_class.min() < 6:
+                dropped.append(target)
+    return StimulusSet(
+        name=subset.name,
+        frame=subset.frame.drop(columns=dropped),
+        targets={t: k for t, k in subset.targets.items() if t not in dropped},
+        spans=subset.spans,
+    )

@@ -24,7 +24,9 @@ def _index(db, state: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _query(db, state: str, table: str, filters: tuple) -> pd.DataFrame:
-    return store.query(db, table, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in filters})
+    return store.query(
+        db, table, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in filters}
+    )
 
 
 def index() -> pd.DataFrame:
@@ -32,6 +34,7 @@ def index() -> pd.DataFrame:
 
 
 def query(table: str, **filters) -> pd.DataFrame:
-    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v)
-                          for k, v in filters.items()))
+    frozen = tuple(
+        sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in filters.items())
+    )
     return _query(None, token(), table, frozen)

@@ -28,15 +28,30 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> N
         return make
 
     cols[0].download_button(
-        "PNG", data=image("png"), file_name=f"{slug}.png", mime="image/png",
-        key=f"png_{key}", on_click="ignore", icon=":material/image:",
+        "PNG",
+        data=image("png"),
+        file_name=f"{slug}.png",
+        mime="image/png",
+        key=f"png_{key}",
+        on_click="ignore",
+        icon=":material/image:",
     )
     cols[1].download_button(
-        "SVG", data=image("svg"), file_name=f"{slug}.svg", mime="image/svg+xml",
-        key=f"svg_{key}", on_click="ignore", icon=":material/draw:",
+        "SVG",
+        data=image("svg"),
+        file_name=f"{slug}.svg",
+        mime="image/svg+xml",
+        key=f"svg_{key}",
+        on_click="ignore",
+        icon=":material/draw:",
     )
     if data is not None:
         cols[2].download_button(
-            "CSV", data=data.to_csv(index=False), file_name=f"{slug}.csv", mime="text/csv",
-            key=f"csv_{key}", on_click="ignore", icon=":material/table:",
+            "CSV",
+            data=data.to_csv(index=False),
+            file_name=f"{slug}.csv",
+            mime="text/csv",
+            key=f"csv_{key}",
+            on_click="ignore",
+            icon=":material/table:",
         )

@@ -26,8 +26,10 @@ def setup(title: str, caption: str | None = None) -> tuple[Selection, pd.DataFra
 def need_results(selection: Selection, index: pd.DataFrame) -> None:
     """Stop with a pointer to the Run page when there is nothing to show."""
     if index.empty or selection.model is None or selection.stimulus_set is None:
-        st.info("No results yet. Start a run on the **Run** page (SmolLM2 on the built-in sets "
-                "takes a few minutes on a laptop).")
+        st.info(
+            "No results yet. Start a run on the **Run** page (SmolLM2 on the built-in sets "
+            "takes a few minutes on a laptop)."
+        )
         st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
         st.stop()
     if not selection.components:

@@ -66,7 +66,10 @@ def sidebar(index: pd.DataFrame) -> Selection:
         model = _pick("Model", models, "model", help="Results of this model")
         others = [m for m in models if m != model]
         model2 = _pick(
-            "Second model (compare)", others, "model2", allow_none=True,
+            "Second model (compare)",
+            others,
+            "model2",
+            allow_none=True,
             help="Shown beside the first on the Compare page",
         )
         sets = sorted(index.loc[index["model"] == model, "stimulus_set"].unique()) if model else []
@@ -82,7 +85,9 @@ def sidebar(index: pd.DataFrame) -> Selection:
             if model
             else []
         )
-        pooling = _pick("Pooling", poolings, "pooling", help="mean: target words; last: final token")
+        pooling = _pick(
+            "Pooling", poolings, "pooling", help="mean: target words; last: final token"
+        )
         saved = _param("component")
         default = [c for c in (saved or "").split(",") if c in COMPONENTS] or list(COMPONENTS)
         components = st.multiselect(
@@ -90,7 +95,9 @@ def sidebar(index: pd.DataFrame) -> Selection:
         )
         _remember("component", ",".join(components))
         present = st.toggle(
-            "Presentation mode", value=_param("present") == "1", key="w_present",
+            "Presentation mode",
+            value=_param("present") == "1",
+            key="w_present",
             help="Large fonts and lines for a projector",
         )
         _remember("present", "1" if present else None)

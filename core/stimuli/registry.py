@@ -22,7 +22,10 @@ DERIVED: dict[str, Callable[[], object]] = {}
 def builtin_names() -> list[str]:
     """Built-in sets: the paper's four first, then any variants."""
     files = {p.stem for p in DATA.glob("*.csv")}
-    names = sorted(files | set(DERIVED))
+    names = sorted(
+        files | set(DERIVED),
+        key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)],
+    )
     order = ["items", "pairs", "analogies", "buried"]
     return [n for n in order if n in names] + [n for n in names if n not in order]
 
@@ -96,3 +99,12 @@ def load(name: str, *, n_folds: int = 6) -> StimulusSet:
         return validate(raw, name=path.stem, n_folds=n_folds)
     known = ", ".join(builtin_names() + upload_names())
     raise StimulusError(f"unknown stimulus set '{name}' (known: {known}; or give a path to a .csv)")
+
+
+def _register_derived() -> None:
+    from core.stimuli import buried
+
+    buried.register(DERIVED)
+
+
+_register_derived()

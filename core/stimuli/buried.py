@@ -1,0 +1,59 @@
+"""The ``buried`` sets: a pair text, then unrelated filler, made at load time.
+
+Each ``pairs`` text is followed by ``. `` and the next N words of *Alice's Adventures in
+Wonderland* (public domain) from a start chosen per item with a fixed seed, skipping any
+start whose window contains either pair word.  The pair part is byte-identical to the
+``pairs`` text, so in a causal model the pair's own tokens are unchanged by the filler:
+pooling over the pair must equal the ``pairs`` set, and the final token is where a buried
+relation has to be carried to.  ``buried`` has 100 words; ``buried-0``, ``-25``, ``-50``,
+``-200`` let a user watch the signal move in depth.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pandas as pd
+
+DATA = Path(__file__).resolve().parent / "data"
+LENGTHS = (0, 25, 50, 100, 200)
+DEFAULT_LENGTH = 100
+SEED = 7
+
+
+def filler_words() -> list[str]:
+    return (DATA / "filler_alice.txt").read_text().split()
+
+
+def build(length: int) -> pd.DataFrame:
+    """The buried set with ``length`` filler words, as a raw all-string frame."""
+    pairs = pd.read_csv(DATA / "pairs.csv", dtype=str, keep_default_na=False)
+    words = filler_words()
+    lowered = [re.sub(r"[^a-z]", "", w.lower()) for w in words]
+    out = pairs.copy()
+    texts = []
+    for item_id, text, pair in zip(pairs["item_id"], pairs["text"], pairs["words"]):
+        if length == 0:
+            texts.append(text + ".")
+            continue
+        avoid = set(pair.lower().split("|"))
+        rng = random.Random(f"{SEED}-{item_id}")
+        while True:
+            start = rng.randrange(len(words) - length)
+            if not avoid & set(lowered[start : start + length]):
+                break
+        texts.append(f"{text}. {' '.join(words[start : start + length])}")
+    out["text"] = texts
+    out["meta_filler_words"] = str(length)
+    out["meta_filler_source"] = "Lewis Carroll, Alice's Adventures in Wonderland (public domain)"
+    return out
+
+
+def register(derived: dict) -> None:
+    """Add ``buried`` and its variants to the registry's load-time sets."""
+    derived["buried"] = lambda: build(DEFAULT_LENGTH)
+    for length in LENGTHS:
+        if length != DEFAULT_LENGTH:
+            derived[f"buried-{length}"] = lambda length=length: build(length)
