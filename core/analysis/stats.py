@@ -1,0 +1,39 @@
+"""Multiple comparisons across layers × components."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control
+
+
+def mark_significant(
+    scores: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    family: tuple[str, ...] = ("model", "stimulus_set", "pooling", "target", "metric"),
+) -> pd.DataFrame:
+    """Add ``q_value`` (Benjamini-Hochberg) and ``significant`` to per-layer p-values.
+
+    The correction runs over all layers × components of one family (by default one
+    target of one model, stimulus set, pooling and metric): the layers a curve shades as
+    significant are then a set with a controlled false discovery rate.  Rows without a
+    p-value (non-primary metrics) get NaN and ``significant = False``.
+    """
+    if "p_value" not in scores.columns:
+        raise ValueError("scores need a p_value column")
+    out = scores.copy()
+    out["q_value"] = np.nan
+    keys = [c for c in family if c in out.columns]
+    groups = (
+        out.groupby(keys if len(keys) > 1 else keys[0], sort=False).groups.values()
+        if keys
+        else [out.index]
+    )
+    for index in groups:
+        p = out.loc[index, "p_value"]
+        valid = p.notna()
+        if valid.any():
+            out.loc[p[valid].index, "q_value"] = false_discovery_control(p[valid].to_numpy())
+    out["significant"] = out["q_value"].le(alpha)
+    return out
