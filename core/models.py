@@ -499,11 +499,16 @@ def load(
             load_in_8bit=quantization == "8bit", load_in_4bit=quantization == "4bit"
         )
     started = time.perf_counter()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading converted weights takes a second: no bar
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
         base = AutoModel.from_pretrained(directory, config=config, **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
         raise ModelError(f"cannot load model '{name}': {first_line(exc)}") from None
+    finally:
+        hf_logging.enable_progress_bar()
     base.eval()
     base.requires_grad_(False)
     layout = layout_for(base)

@@ -54,8 +54,8 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
     fig.update_layout(
         template="plotly_white",
         font={"size": font, "family": "Inter, Helvetica, Arial, sans-serif"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None},
-        margin={"l": 70, "r": 20, "t": 70 if presentation else 50, "b": 60},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0, "title": None},
+        margin={"l": 70, "r": 20, "t": 70 if presentation else 56, "b": 40},
         height=height or (620 if presentation else 460),
         hoverlabel={"font_size": font},
     )
@@ -248,6 +248,32 @@ def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, x: str, col: int) -> None:
         row=1,
         col=col,
     )
+
+
+def mark_points(fig: go.Figure, points: pd.DataFrame, *, x: str) -> go.Figure:
+    """Mark peaks (triangles) and valleys (circles) given as ``x``, ``score``, ``kind``."""
+    styles = {
+        "peak": {"symbol": "triangle-down", "color": "#f0a500"},
+        "valley": {"symbol": "circle-open", "color": "#333"},
+    }
+    for kind, part in points.groupby("kind"):
+        style_ = styles.get(kind, styles["peak"])
+        fig.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part["score"],
+                mode="markers",
+                marker={
+                    "symbol": style_["symbol"],
+                    "size": 16,
+                    "color": style_["color"],
+                    "line": {"color": "#333", "width": 1.5},
+                },
+                name=kind,
+                hovertemplate=f"{kind} at %{{x}}<br>score=%{{y:.3f}}<extra></extra>",
+            )
+        )
+    return fig
 
 
 def heatmap(

@@ -73,3 +73,47 @@ def cache_status(db: str | Path | None = None) -> dict:
         "db_path": str(path),
         "db_bytes": path.stat().st_size if path.exists() else 0,
     }
+
+
+def with_significance(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Shade-able significance: BH over the layers × components of each target's curve."""
+    from core.analysis import mark_significant
+
+    if scores.empty:
+        return scores.assign(q_value=pd.Series(dtype=float), significant=pd.Series(dtype=bool))
+    return mark_significant(scores, alpha=alpha)
+
+
+def mean_curves(
+    db, *, model: str | list[str], stimulus_sets: list[str], pooling: str, components
+) -> pd.DataFrame:
+    """Mean normalised curve over each set's targets (0 = chance, 1 = perfect)."""
+    from core.analysis import mean_curve
+
+    scores = curves(
+        db, model=model, stimulus_set=stimulus_sets, pooling=pooling, components=components
+    )
+    if scores.empty:
+        return scores
+    return mean_curve(scores)
+
+
+def fold_rows(db, **filters) -> pd.DataFrame:
+    """``fold_scores`` of the chosen curves."""
+    return store.query(db, "fold_scores", **filters)
+
+
+def half_rows(db, **filters) -> pd.DataFrame:
+    """``half_scores`` (per-half curves for the split-half estimator)."""
+    return store.query(db, "half_scores", **filters)
+
+
+def cached_activations(db, *, model: str, stimulus_set: str, pooling: str):
+    """The activations behind a stored result, if they are on this machine (never extracts).
+
+    Returns ``None`` when the result came from elsewhere (imported) or the cache was cleared.
+    """
+    run = store.latest_run(db, model, stimulus_set, pooling)
+    if run is None or not run.get("activation_key"):
+        return None
+    return ActivationCache().load(run["activation_key"], verify=False)

@@ -102,3 +102,11 @@ def tiny_model_dir(smol_tokenizer_dir, tmp_path_factory):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def app_cache(tmp_path_factory):
+    """A cache with real results: SmolLM2 on items/pairs/analogies subsets, Gemma on two."""
+    from tests.app_results import build
+
+    return build(tmp_path_factory.mktemp("app"))

@@ -1,1 +1,1 @@
-"""Streamlit helpers shared by the pages (the only Streamlit code besides app.py and pages/)."""
+"""Streamlit helpers for the pages: Streamlit code lives here, in app.py and app_pages/."""

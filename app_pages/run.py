@@ -9,7 +9,7 @@ import streamlit as st
 from core import jobs
 from core.errors import StrataError, first_line
 from core.extract import POOLINGS
-from core.models import ALIASES, COMPONENTS, DEFAULT_MODEL, resolve
+from core.models import ALIASES, COMPONENTS, DEFAULT_MODEL, identify
 from core.stimuli import builtin_names, upload_names
 from ui.page import setup
 
@@ -26,10 +26,12 @@ with st.form("run"):
         "Model",
         [*ALIASES, OTHER],
         index=list(ALIASES).index(DEFAULT_MODEL),
+        key="run_model",
         format_func=lambda a: f"{a} — {ALIASES[a].description}" if a in ALIASES else a,
     )
     custom = left.text_input(
         "Hub id, model directory or .gguf path",
+        key="run_custom",
         placeholder="meta-llama/Llama-3.2-3B-Instruct",
         help="Used when 'another model' is chosen. Hub models are read from the local "
         "Hugging Face cache; nothing is downloaded here.",
@@ -55,7 +57,9 @@ with st.form("run"):
         "SVM null layers", 0, 200, 6, help="layers whose SVM nulls are refitted (0: all)"
     )
     halves = c3.number_input("Half splits", 0, 20, 2, help="for split-half anti-persistence")
-    submitted = st.form_submit_button("Start", type="primary", icon=":material/play_arrow:")
+    submitted = st.form_submit_button(
+        "Start", type="primary", icon=":material/play_arrow:", key="run_start"
+    )
 
 if submitted:
     model = custom.strip() if choice == OTHER else choice
@@ -68,7 +72,7 @@ if submitted:
         problems.append("choose at least one component and one pooling")
     if model and not problems:
         try:
-            resolve(model)
+            identify(model)
         except StrataError as exc:
             problems.append(first_line(exc))
     if problems:

@@ -29,10 +29,9 @@ if index.empty:
         f"Run {DEFAULT_MODEL} on {', '.join(sets)}", type="primary", icon=":material/play_arrow:"
     ):
         jobs.start(["--model", DEFAULT_MODEL, "--stimuli", *sets])
-        st.switch_page("pages/run.py")
+        st.switch_page("app_pages/run.py")
 else:
     model = selection.model
-    sets = index.loc[index["model"] == model, "stimulus_set"].unique().tolist()
     data = guarded(
         views.curves,
         None,

@@ -1,0 +1,102 @@
+"""Every page of the app, headless, on real results (SmolLM2 and Gemma on small subsets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(app_cache, monkeypatch):
+    monkeypatch.setenv("STRATA_CACHE", str(app_cache))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(
+        {"model": "smollm2-135m", "model2": "gemma3-270m", "set": "items", "pooling": "mean"}
+    )
+    return at.run()
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_home_shows_a_figure_and_what_is_stored(app):
+    _no_errors(app)
+    assert _charts(app) == 1
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Results (model × set × pooling)"] == "5"
+    assert any("smollm2-135m" in str(df.value) for df in app.dataframe)
+
+
+def test_layer_curves_for_a_target_and_the_hierarchy(app):
+    app.switch_page("app_pages/curves.py").run()
+    _no_errors(app)
+    assert _charts(app) == 1
+    summary = app.dataframe[-1].value
+    assert set(summary["component"]) == {"resid_pre", "attn_out", "mlp_out"}
+    assert summary["peak_layer"].between(0, 29).all()
+    app.radio[0].set_value(app.radio[0].options[1]).run()
+    _no_errors(app)
+    table = app.dataframe[-1].value
+    assert list(table["stimulus_set"].unique()) == ["items", "pairs", "analogies"]
+    assert table["expected_depth"].between(0, 1).all()
+    assert any("the order items < pairs < analogies" in m.value for m in app.markdown)
+
+
+def test_double_peaks_page_states_a_verdict(app):
+    app.switch_page("app_pages/peaks.py").run()
+    _no_errors(app)
+    assert _charts(app) == 1
+    table = app.dataframe[-1].value
+    assert set(table["model"]) == {"smollm2-135m", "gemma3-270m"}
+    assert table["verdict"].isin(
+        ["double peak", "single peak", "no peak", "two peaks, dip within noise"]
+    ).all()
+
+
+def test_compare_page_puts_both_models_on_relative_depth(app):
+    app.switch_page("app_pages/compare.py").run()
+    _no_errors(app)
+    assert _charts(app) == 2
+    shifts = app.dataframe[0].value
+    assert len(shifts) == 3
+    depth_cols = [c for c in shifts.columns if c.startswith("peak_depth") and "lo" not in c
+                  and "hi" not in c]
+    assert len(depth_cols) == 2 and shifts[depth_cols].stack().between(0, 1).all()
+
+
+def test_coordination_page_compares_rho_with_noise(app):
+    app.switch_page("app_pages/coordination.py").run()
+    _no_errors(app)
+    assert _charts(app) == 5  # ρ, two layer matrices, target matrix, CKA
+    sentences = [m.value for m in app.markdown if "noise alone gives" in m.value]
+    assert len(sentences) == 6  # 3 components × (naive, split-half)
+    assert all(("indistinguishable from noise" in s) or ("beyond noise" in s) for s in sentences)
+
+
+def test_stimuli_page_browses_and_rejects_a_bad_upload(app):
+    app.switch_page("app_pages/stimuli.py").run()
+    _no_errors(app)
+    assert [m.value for m in app.metric][:1] == ["440"]
+
+
+def test_run_page_refuses_an_unknown_model(app):
+    app.switch_page("app_pages/run.py").run()
+    _no_errors(app)
+    model = app.selectbox(key="run_model")
+    model.set_value(model.options[-1])  # "another model"
+    app.text_input(key="run_custom").set_value("no/such-model-here")
+    app.button(key="run_start").click().run()
+    assert any("not in the local Hugging Face cache" in e.value for e in app.error)
+    assert not list((Path(os.environ["STRATA_CACHE"]) / "jobs").glob("*"))  # nothing started
