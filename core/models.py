@@ -414,19 +414,45 @@ def _available_bytes() -> int:
     return 1 << 62
 
 
-def estimate_bytes(config, dtype: str, quantization: str = "none") -> int:
-    """Bytes the base model's weights take in memory, from its config alone (no weights)."""
-    import torch
-    from accelerate import init_empty_weights
-    from transformers import AutoModel
+def estimate_bytes(
+    config, dtype: str, quantization: str = "none", directory: Path | None = None
+) -> int:
+    """Bytes the base model's weights take in memory, without loading them.
 
-    with init_empty_weights():
-        skeleton = AutoModel.from_config(config)
-    n_params = sum(p.numel() for p in skeleton.parameters())
+    The parameter count comes from the safetensors headers when the weights are on disk
+    (a few KB read), else from an empty-weight skeleton built from the config.
+    """
+    n_params = _count_from_safetensors(directory) if directory is not None else None
+    if n_params is None:
+        from accelerate import init_empty_weights
+        from transformers import AutoModel
+
+        with init_empty_weights():
+            skeleton = AutoModel.from_config(config)
+        n_params = sum(p.numel() for p in skeleton.parameters())
     per = {"float32": 4, "bfloat16": 2, "float16": 2}[dtype]
     per = {"8bit": 1, "4bit": 0.5}.get(quantization, per)
-    del skeleton, torch
     return int(n_params * per)
+
+
+def _count_from_safetensors(directory: Path) -> int | None:
+    import struct
+
+    files = sorted(Path(directory).glob("*.safetensors"))
+    if not files:
+        return None
+    total = 0
+    for file in files:
+        with file.open("rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(length))
+        for name, meta in header.items():
+            if name != "__metadata__" and not name.startswith("lm_head"):
+                count = 1
+                for dim in meta["shape"]:
+                    count *= dim
+                total += count
+    return total
 
 
 def load(
@@ -476,7 +502,7 @@ def load(
         raise ModelError(f"cannot read the config of model '{name}': {first_line(exc)}") from None
     config = getattr(config, "text_config", None) or config  # multimodal wrappers: the LM part
     if check_memory and device_map in (None, "cpu"):
-        need = estimate_bytes(config, dtype, quantization)
+        need = estimate_bytes(config, dtype, quantization, directory)
         have = _available_bytes()
         if need * 1.2 > have:
             raise ModelError(
