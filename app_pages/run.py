@@ -54,7 +54,7 @@ with st.form("run"):
     c1, c2, c3 = right.columns(3)
     perms = c1.number_input("Permutations", 0, 1000, 20, help="label permutations for the null")
     null_layers = c2.number_input(
-        "SVM null layers", 0, 200, 6, help="layers whose SVM nulls are refitted (0: all)"
+        "SVM null layers", 0, 200, 3, help="layers whose SVM nulls are refitted (0: all)"
     )
     halves = c3.number_input("Half splits", 0, 20, 2, help="for split-half anti-persistence")
     submitted = st.form_submit_button(

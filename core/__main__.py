@@ -240,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--svm-null-layers",
         type=int,
-        default=6,
+        default=3,
         help="evenly spaced layers whose SVM nulls are refitted (0: every layer)",
     )
     p.add_argument("--half-splits", type=int, default=2, help="random group halvings")

@@ -60,9 +60,11 @@ def test_double_peaks_page_states_a_verdict(app):
     assert _charts(app) == 1
     table = app.dataframe[-1].value
     assert set(table["model"]) == {"smollm2-135m", "gemma3-270m"}
-    assert table["verdict"].isin(
-        ["double peak", "single peak", "no peak", "two peaks, dip within noise"]
-    ).all()
+    assert (
+        table["verdict"]
+        .isin(["double peak", "single peak", "no peak", "two peaks, dip within noise"])
+        .all()
+    )
 
 
 def test_compare_page_puts_both_models_on_relative_depth(app):
@@ -71,8 +73,9 @@ def test_compare_page_puts_both_models_on_relative_depth(app):
     assert _charts(app) == 2
     shifts = app.dataframe[0].value
     assert len(shifts) == 3
-    depth_cols = [c for c in shifts.columns if c.startswith("peak_depth") and "lo" not in c
-                  and "hi" not in c]
+    depth_cols = [
+        c for c in shifts.columns if c.startswith("peak_depth") and "lo" not in c and "hi" not in c
+    ]
     assert len(depth_cols) == 2 and shifts[depth_cols].stack().between(0, 1).all()
 
 
@@ -100,3 +103,28 @@ def test_run_page_refuses_an_unknown_model(app):
     app.button(key="run_start").click().run()
     assert any("not in the local Hugging Face cache" in e.value for e in app.error)
     assert not list((Path(os.environ["STRATA_CACHE"]) / "jobs").glob("*"))  # nothing started
+
+
+def test_compare_page_on_results_merged_from_two_machines(app_cache, tmp_path, monkeypatch):
+    """Each model's results exported to its own file, merged into a fresh database."""
+    from core import store
+
+    source = app_cache / "strata.duckdb"
+    laptop = tmp_path / "laptop"
+    laptop.mkdir()
+    for model in ("smollm2-135m", "gemma3-270m"):
+        exported = tmp_path / f"{model}.duckdb"
+        store.export_results(source, exported, model=model)
+        store.import_results(laptop / "strata.duckdb", exported)
+    monkeypatch.setenv("STRATA_CACHE", str(laptop))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(
+        {"model": "smollm2-135m", "model2": "gemma3-270m", "set": "items", "pooling": "mean"}
+    )
+    at.run()
+    at.switch_page("app_pages/compare.py").run()
+    _no_errors(at)
+    assert _charts(at) == 2
+    runs = store.query(laptop / "strata.duckdb", "runs")
+    assert set(runs["model"]) == {"smollm2-135m", "gemma3-270m"}
+    assert runs["machine"].notna().all() and runs["versions"].notna().all()  # provenance

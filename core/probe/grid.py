@@ -49,7 +49,7 @@ class ProbeSettings:
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
     n_inner: int = 5
     n_perm: int = 20
-    svm_null_layers: int | None = 6
+    svm_null_layers: int | None = 3
     n_half_splits: int = 2
 
     def to_dict(self) -> dict:
