@@ -65,6 +65,10 @@ data = (
     else scores
 )
 metric = "normalized" if target == MEAN else scores["metric"].iloc[0]
+data = data.assign(model=pd.Categorical(data["model"], categories=models, ordered=True))
+data = data.sort_values(["model", "component", "layer"]).assign(
+    model=lambda d: d["model"].astype(str)
+)
 side = plots.layer_curves(
     data,
     x="relative_depth",
@@ -85,6 +89,7 @@ overlay = plots.layer_curves(
     dash="component",
     significant=None,
     null_band=False,
+    band=False,
     metric=metric,
     title=f"{stimulus_set} · {target}: overlaid",
     presentation=selection.presentation,

@@ -120,7 +120,7 @@ else:
         title=f"{model}: mean decoding over each set's targets (0 = chance, 1 = perfect)",
         presentation=selection.presentation,
     )
-    fig.update_yaxes(title_text="normalised score (mean over targets)")
+    fig.update_yaxes(title_text="normalised score, mean over targets")
     figure.show(fig, data, name=f"{model}-hierarchy", key="hierarchy")
     scores = guarded(
         views.curves, None, model=model, stimulus_set=sets, pooling=pooling, components=components

@@ -27,6 +27,7 @@ METRIC_LABELS = {
     "accuracy": "accuracy",
     "pearson_r": "Pearson r (held out)",
     "r2": "R² (held out)",
+    "normalized": "normalised score (0 = chance, 1 = perfect)",
 }
 AXIS_LABELS = {"layer": "layer (0-based)", "relative_depth": "relative depth  l / (L-1)"}
 

@@ -5,7 +5,8 @@ The paper's statistic is the lag-1 correlation of a curve's first differences,
 negative: for pure noise ``Δ(l)`` and ``Δ(l+1)`` share ``s(l+1)`` with opposite signs, so
 ρ = -0.5 exactly in expectation, and a smooth curve plus CV noise of about one accuracy
 point gives about -0.3.  So :func:`naive_rho` reports ρ beside a noise baseline: the same
-statistic on the curve's own smooth trend plus fresh noise of its fold SE.
+statistic on the curve's own smooth trend plus fresh noise of its fold SE (the trend keeps
+part of the curve's noise, so the fresh noise is scaled down to keep the total).
 
 :func:`split_half_rho` removes the bias: the stimulus groups are split in two, each half
 gives its own curve (``half_scores``), and ρ = corr(Δ_A(l), Δ_B(l+1)) pairs differences from
@@ -42,11 +43,13 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def _verdict(p: float, rho: float) -> str:
+def _verdict(p: float, rho: float, hi: float) -> str:
     if not np.isfinite(rho):
         return "not enough layers"
     if p < 0.05:
         return "anti-persistent beyond noise"
+    if rho > hi:
+        return "smoother than noise (persistent)"
     return "indistinguishable from noise"
 
 
@@ -99,10 +102,16 @@ def naive_rho(
         rho = _corr(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
         baseline = np.empty(n_baseline)
         trends = [gaussian_filter1d(s, trend_sigma, mode="nearest") for s, _ in curves]
+        # the smoothed trend keeps part of the curve's own noise (the sum of the squared
+        # kernel weights); fresh noise makes up the rest, so pure noise is reproduced
+        impulse = np.zeros(41)
+        impulse[20] = 1.0
+        kept = float((gaussian_filter1d(impulse, trend_sigma) ** 2).sum())
+        fresh = np.sqrt(max(1.0 - kept, 0.0))
         for b in range(n_baseline):
             sim = []
             for t, (_, se) in zip(trends, curves):
-                noisy = t + rng.normal(0, np.maximum(se, 1e-12))
+                noisy = t + rng.normal(0, np.maximum(se * fresh, 1e-12))
                 sim.append(_lag_pairs(noisy, noisy))
             baseline[b] = _corr(
                 np.concatenate([p[0] for p in sim]), np.concatenate([p[1] for p in sim])
@@ -118,7 +127,7 @@ def naive_rho(
                 "baseline_hi": float(hi),
                 "p_value": p,
                 "n_curves": len(curves),
-                "verdict": _verdict(p, rho),
+                "verdict": _verdict(p, rho, hi),
             }
         )
     return pd.DataFrame(rows)
@@ -189,7 +198,7 @@ def split_half_rho(
                 "p_value": p,
                 "n_curves": len(items),
                 "n_pairs": int(sum(2 * (len(a) - 2) for a, _ in items)),
-                "verdict": _verdict(p, rho),
+                "verdict": _verdict(p, rho, hi),
             }
         )
     return pd.DataFrame(rows)
