@@ -134,13 +134,16 @@ else:
         table = pd.concat(rows, ignore_index=True)
         st.subheader("Is the order items < pairs < analogies?")
         st.caption(
-            "Expected depth of each set's mean curve, 95 % interval from resampling "
-            "targets, and the bootstrap probability that the whole order holds."
+            "Expected depth (centre of mass above chance) and peak depth of each set's mean "
+            "curve, 95 % intervals from resampling targets, and the bootstrap probability "
+            "that the whole order holds by each."
         )
         st.dataframe(table.round(3), hide_index=True, width="stretch")
         for component, part in table.groupby("component"):
-            verdict = "holds" if part["holds"].iloc[0] else "does not hold"
+            by_mass = "holds" if part["holds"].iloc[0] else "does not hold"
+            by_peak = "holds" if part["holds_peak"].iloc[0] else "does not hold"
             st.markdown(
-                f"- **{component}**: the order {' < '.join(part['stimulus_set'])} "
-                f"{verdict} (bootstrap probability {part['p_order'].iloc[0]:.2f})."
+                f"- **{component}**: the order {' < '.join(part['stimulus_set'])} {by_mass} "
+                f"by expected depth (bootstrap probability {part['p_order'].iloc[0]:.2f}) and "
+                f"{by_peak} by peak depth ({part['p_order_peak'].iloc[0]:.2f})."
             )

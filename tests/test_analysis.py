@@ -230,6 +230,7 @@ def test_peak_shift_and_hierarchy_on_planted_curves():
     order = hierarchy(pd.concat(frames), n_boot=300)
     assert list(order["stimulus_set"]) == ["items", "pairs", "analogies"]
     assert order["holds"].all() and order["p_order"].iloc[0] > 0.95
+    assert order["holds_peak"].all() and order["p_order_peak"].iloc[0] > 0.95
     mean = mean_curve(pd.concat(frames))
     assert set(mean["stimulus_set"]) == {"items", "pairs", "analogies"}
     assert (mean["n_targets"] == 5).all()

@@ -88,13 +88,17 @@ def hierarchy(
     -------
     DataFrame
         One row per set in ``order`` present in ``scores``: ``stimulus_set``,
-        ``expected_depth``, ``lo``, ``hi``, ``n_targets``; and the columns ``p_order``
-        (bootstrap probability of the whole ordering) and ``holds`` (point estimates in
-        order), the same on every row.
+        ``expected_depth`` with ``lo``/``hi``, ``peak_depth`` (where the mean curve peaks)
+        with ``peak_lo``/``peak_hi``, ``n_targets``; and ``p_order``/``holds`` (bootstrap
+        probability and point estimate of the ordering by expected depth) and
+        ``p_order_peak``/``holds_peak`` (the same by peak depth), equal on every row.
+        Curves that are high everywhere put every expected depth near 0.5; the peak then
+        says more.
     """
     rng = np.random.default_rng(seed)
     sets = [s for s in order if s in set(scores["stimulus_set"])]
     point, boot, counts = {}, {}, {}
+    peak, peak_boot = {}, {}
     for name in sets:
         part = scores[scores["stimulus_set"] == name]
         if "is_primary" in part:
@@ -106,25 +110,37 @@ def hierarchy(
         values = np.clip(table.to_numpy(dtype=float), 0, None)
 
         point[name] = _expected(np.nanmean(values, axis=0), depth)
+        peak[name] = float(depth[np.nanargmax(np.nanmean(values, axis=0))])
         picks = rng.integers(0, len(values), size=(n_boot, len(values)))
-        boot[name] = np.array([_expected(np.nanmean(values[p], axis=0), depth) for p in picks])
+        means = np.array([np.nanmean(values[p], axis=0) for p in picks])
+        boot[name] = np.array([_expected(m, depth) for m in means])
+        peak_boot[name] = depth[np.nanargmax(means, axis=1)]
         counts[name] = len(values)
     holds_boot = np.ones(n_boot, dtype=bool)
+    peak_holds_boot = np.ones(n_boot, dtype=bool)
     for earlier, later in itertools.pairwise(sets):
         holds_boot &= boot[earlier] < boot[later]
+        peak_holds_boot &= peak_boot[earlier] < peak_boot[later]
     holds = all(point[a] < point[b] for a, b in itertools.pairwise(sets))
+    peak_holds = all(peak[a] < peak[b] for a, b in itertools.pairwise(sets))
     rows = []
     for name in sets:
         lo, hi = np.nanpercentile(boot[name], [2.5, 97.5])
+        peak_lo, peak_hi = np.nanpercentile(peak_boot[name], [2.5, 97.5])
         rows.append(
             {
                 "stimulus_set": name,
                 "expected_depth": point[name],
                 "lo": float(lo),
                 "hi": float(hi),
+                "peak_depth": peak[name],
+                "peak_lo": float(peak_lo),
+                "peak_hi": float(peak_hi),
                 "n_targets": counts[name],
                 "p_order": float(holds_boot.mean()) if len(sets) > 1 else np.nan,
                 "holds": holds,
+                "p_order_peak": float(peak_holds_boot.mean()) if len(sets) > 1 else np.nan,
+                "holds_peak": peak_holds,
             }
         )
     return pd.DataFrame(rows)
