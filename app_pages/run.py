@@ -56,7 +56,7 @@ with st.form("run"):
     null_layers = c2.number_input(
         "SVM null layers", 0, 200, 3, help="layers whose SVM nulls are refitted (0: all)"
     )
-    halves = c3.number_input("Half splits", 0, 20, 2, help="for split-half anti-persistence")
+    halves = c3.number_input("Half splits", 0, 20, 1, help="for split-half anti-persistence")
     submitted = st.form_submit_button(
         "Start", type="primary", icon=":material/play_arrow:", key="run_start"
     )

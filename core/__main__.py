@@ -243,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
         default=3,
         help="evenly spaced layers whose SVM nulls are refitted (0: every layer)",
     )
-    p.add_argument("--half-splits", type=int, default=2, help="random group halvings")
+    p.add_argument("--half-splits", type=int, default=1, help="random group halvings")
     p.add_argument("--folds", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=-1, help="probe cells in parallel (-1: all cores)")

@@ -50,7 +50,7 @@ class ProbeSettings:
     n_inner: int = 5
     n_perm: int = 20
     svm_null_layers: int | None = 3
-    n_half_splits: int = 2
+    n_half_splits: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
