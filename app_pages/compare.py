@@ -10,7 +10,7 @@ from core.analysis import hierarchy, mean_curve, peak_shift
 from ui import figure
 from ui.data import token
 from ui.page import guarded, need_results, setup
-from ui.state import page_param, set_page_param
+from ui.state import MEAN, pick_curve
 
 selection, index = setup(
     "Compare models",
@@ -39,16 +39,7 @@ if missing:
 targets = guarded(
     views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
 )
-MEAN = "mean over targets"
-options = [MEAN, *targets["target"]]
-target = st.selectbox(
-    "Curve",
-    options,
-    index=options.index(page_param("cmp_target", MEAN))
-    if page_param("cmp_target", MEAN) in options
-    else 0,
-)
-set_page_param("cmp_target", target)
+target = pick_curve(targets["target"].tolist(), key="cmp_target")
 
 scores = guarded(
     views.curves,

@@ -10,7 +10,7 @@ from core.analysis import double_peak, find_curve_peaks, mean_curve
 from ui import figure
 from ui.data import token
 from ui.page import guarded, need_results, setup
-from ui.state import page_param, set_page_param
+from ui.state import MEAN, page_param, pick_curve, set_page_param
 
 selection, index = setup(
     "Double peaks",
@@ -23,17 +23,8 @@ models = [m for m in (selection.model, selection.model2) if m]
 targets = guarded(
     views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
 )
-MEAN = "mean over targets"
-options = [MEAN, *targets["target"]]
 c1, c2, c3 = st.columns([2, 1, 1])
-target = c1.selectbox(
-    "Curve",
-    options,
-    index=options.index(page_param("dp_target", MEAN))
-    if page_param("dp_target", MEAN) in options
-    else 0,
-)
-set_page_param("dp_target", target)
+target = pick_curve(targets["target"].tolist(), key="dp_target", container=c1)
 smooth = c2.slider("Smoothing (layers)", 0.0, 3.0, float(page_param("smooth", "1.0")), 0.5)
 set_page_param("smooth", str(smooth))
 factor = c3.slider("Min. prominence (× fold SE)", 0.5, 5.0, float(page_param("prom", "2.0")), 0.5)

@@ -112,3 +112,17 @@ def page_param(name: str, default: str) -> str:
 
 def set_page_param(name: str, value: str) -> None:
     _remember(name, value)
+
+
+MEAN = "mean over targets"
+
+
+def pick_curve(targets: list[str], *, key: str, container=st) -> str:
+    """One target's curve, or the mean over targets; remembered in the URL under ``key``."""
+    options = [MEAN, *targets]
+    saved = page_param(key, MEAN)
+    choice = container.selectbox(
+        "Curve", options, index=options.index(saved) if saved in options else 0
+    )
+    set_page_param(key, choice)
+    return choice

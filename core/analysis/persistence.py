@@ -43,6 +43,20 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def _against(rho: float, baseline: np.ndarray) -> dict:
+    """ρ beside its baseline: mean, 95 % interval, one-sided p for anti-persistence, verdict."""
+    p = float((np.sum(baseline <= rho) + 1) / (len(baseline) + 1))
+    lo, hi = np.nanpercentile(baseline, [2.5, 97.5])
+    return {
+        "rho": rho,
+        "baseline_mean": float(np.nanmean(baseline)),
+        "baseline_lo": float(lo),
+        "baseline_hi": float(hi),
+        "p_value": p,
+        "verdict": _verdict(p, rho, float(hi)),
+    }
+
+
 def _verdict(p: float, rho: float, hi: float) -> str:
     if not np.isfinite(rho):
         return "not enough layers"
@@ -116,20 +130,7 @@ def naive_rho(
             baseline[b] = _corr(
                 np.concatenate([p[0] for p in sim]), np.concatenate([p[1] for p in sim])
             )
-        p = float((np.sum(baseline <= rho) + 1) / (n_baseline + 1))
-        lo, hi = np.nanpercentile(baseline, [2.5, 97.5])
-        rows.append(
-            {
-                **head,
-                "rho": rho,
-                "baseline_mean": float(np.nanmean(baseline)),
-                "baseline_lo": float(lo),
-                "baseline_hi": float(hi),
-                "p_value": p,
-                "n_curves": len(curves),
-                "verdict": _verdict(p, rho, hi),
-            }
-        )
+        rows.append({**head, **_against(rho, baseline), "n_curves": len(curves)})
     return pd.DataFrame(rows)
 
 
@@ -186,19 +187,12 @@ def split_half_rho(
 
         rho = estimate(False)
         baseline = np.array([estimate(True) for _ in range(n_baseline)])
-        p = float((np.sum(baseline <= rho) + 1) / (n_baseline + 1))
-        lo, hi = np.nanpercentile(baseline, [2.5, 97.5])
         rows.append(
             {
                 **head,
-                "rho": rho,
-                "baseline_mean": float(np.nanmean(baseline)),
-                "baseline_lo": float(lo),
-                "baseline_hi": float(hi),
-                "p_value": p,
+                **_against(rho, baseline),
                 "n_curves": len(items),
                 "n_pairs": int(sum(2 * (len(a) - 2) for a, _ in items)),
-                "verdict": _verdict(p, rho, hi),
             }
         )
     return pd.DataFrame(rows)
