@@ -118,3 +118,19 @@ def test_chat_template_moves_spans_with_the_text(smollm2):
     word = smollm2.tokenizer.decode([ids[t] for t in sorted(chat.weights["mean"][0])])
     assert word.strip() == "apple"
     assert list(chat.weights["last"][0]) == [len(ids) - 1]
+
+
+@pytest.mark.slow
+def test_buried_pair_tokens_equal_the_pairs_set(smollm2):
+    """A causal model's pair tokens never see the filler after them (padding/position check)."""
+    from core.stimuli import load
+
+    rows = list(range(0, 480, 60))
+    pairs, buried = load("pairs").subset(rows), load("buried").subset(rows)
+    assert all(b.startswith(p) for p, b in zip(pairs.texts, buried.texts))
+    plain = extract(smollm2, pairs, poolings=("mean",))["mean"]
+    behind = extract(smollm2, buried, poolings=("mean", "last"), max_batch=4)
+    for component, values in plain.items():
+        ref = behind["mean"][component]
+        assert np.abs(values - ref).max() / np.abs(values).max() < 1e-4, component
+    assert not np.allclose(behind["last"]["resid_pre"], behind["mean"]["resid_pre"])
