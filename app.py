@@ -11,6 +11,7 @@ import streamlit as st
 PAGES = [
     ("app_pages/home.py", "Home", ":material/home:", "home"),
     ("app_pages/run.py", "Run", ":material/play_circle:", "run"),
+    ("app_pages/findings.py", "Findings", ":material/summarize:", "findings"),
     ("app_pages/curves.py", "Layer curves", ":material/show_chart:", "curves"),
     ("app_pages/peaks.py", "Double peaks", ":material/landscape:", "peaks"),
     ("app_pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),

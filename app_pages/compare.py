@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import plots, views
+from core import memo, plots, views
 from core.analysis import hierarchy, mean_curve, peak_shift
 from ui import figure
 from ui.data import token
@@ -107,7 +107,7 @@ def shifts(state: str, models: tuple, stimulus_set: str, pooling: str, component
         f = f[f["target"].isin(primary.index)]
         f = f[f["metric"] == f["target"].map(primary)]
         parts += [s, f]
-    return peak_shift(*parts, n_boot=1000).assign(component=component)
+    return memo.cached(None, peak_shift, *parts, n_boot=1000).assign(component=component)
 
 
 st.subheader("Where does each model peak?")
@@ -134,7 +134,8 @@ for (model, component), part in all_sets.groupby(["model", "component"]):
         part["stimulus_set"].isin(["items", "pairs", "analogies"]).sum()
         and part["stimulus_set"].nunique() >= 2
     ):
-        rows.append(hierarchy(part, n_boot=500).assign(model=model, component=component))
+        ordered = memo.cached(None, hierarchy, part, n_boot=500)
+        rows.append(ordered.assign(model=model, component=component))
 if rows:
     st.dataframe(pd.concat(rows, ignore_index=True).round(3), hide_index=True, width="stretch")
 else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import plots, views
+from core import memo, plots, views
 from core.analysis import (
     cka_matrix,
     layer_correlation,
@@ -41,9 +41,9 @@ def persistence(state: str, model: str, stimulus_set: str, pooling: str, compone
         pooling=pooling,
         component=list(components),
     )
-    naive = naive_rho(scores, n_baseline=500).assign(estimator="naive (paper)")
+    naive = memo.cached(None, naive_rho, scores, n_baseline=500).assign(estimator="naive (paper)")
     split = (
-        split_half_rho(halves, n_baseline=500).assign(estimator="split-half")
+        memo.cached(None, split_half_rho, halves, n_baseline=500).assign(estimator="split-half")
         if not halves.empty
         else pd.DataFrame()
     )

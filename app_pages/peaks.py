@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import plots, views
-from core.analysis import double_peak, find_curve_peaks, mean_curve
+from core import memo, plots, views
+from core.analysis import double_peak, find_curve_peaks
+from core.analysis.findings import mean_fold_curve
 from ui import figure
 from ui.data import token
 from ui.page import guarded, need_results, setup
@@ -33,33 +34,18 @@ set_page_param("prom", str(factor))
 
 @st.cache_data(show_spinner="Testing for double peaks…", max_entries=128)
 def analyse(state: str, model: str, target: str, component: str, smooth: float, factor: float):
-    filters = dict(model=model, stimulus_set=stimulus_set, pooling=pooling, components=[component])
+    filters = dict(model=model, stimulus_set=stimulus_set, pooling=pooling)
+    scores = views.curves(
+        None, **filters, components=[component], targets=None if target == MEAN else [target]
+    )
+    folds = views.fold_rows(
+        None, **filters, component=component, target=list(scores["target"].unique())
+    )
     if target == MEAN:
-        scores = views.curves(None, **filters)
-        curve = mean_curve(scores)
-        folds_all = views.fold_rows(
-            None, model=model, stimulus_set=stimulus_set, pooling=pooling, component=component
-        )
-        primary = scores.drop_duplicates("target").set_index("target")["metric"]
-        folds_all = folds_all[folds_all["metric"] == folds_all["target"].map(primary)]
-        chance = scores.drop_duplicates("target").set_index("target")["chance"]
-        folds_all = folds_all.assign(
-            score=(folds_all["score"] - folds_all["target"].map(chance))
-            / (1 - folds_all["target"].map(chance))
-        )
-        folds = folds_all.groupby(["fold", "layer"], as_index=False)["score"].mean()
+        curve, folds = mean_fold_curve(scores, folds)
     else:
-        curve = views.curves(None, targets=[target], **filters)
-        folds = views.fold_rows(
-            None,
-            model=model,
-            stimulus_set=stimulus_set,
-            pooling=pooling,
-            component=component,
-            target=target,
-            metric=curve["metric"].iloc[0],
-        )
-    verdict = double_peak(curve, folds, smooth=smooth, se_factor=factor)
+        curve, folds = scores, folds[folds["metric"] == scores["metric"].iloc[0]]
+    verdict = memo.cached(None, double_peak, curve, folds, smooth=smooth, se_factor=factor)
     peaks = find_curve_peaks(curve, smooth=smooth, se_factor=factor)
     return curve, verdict, peaks
 

@@ -173,6 +173,22 @@ def _cmd_results(args) -> None:
         print(frame.to_string(index=False))
 
 
+def _cmd_report(args) -> None:
+    from core.report import text
+    from core.views import findings
+
+    tables = findings(
+        args.db, model=args.model, pooling=args.pooling, components=tuple(args.components)
+    )
+    print(text(tables, model=args.model, pooling=args.pooling))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=False)
+        print(f"tables written to {out}/", file=sys.stderr)
+
+
 def _cmd_export_results(args) -> None:
     from core.store import export_results
 
@@ -270,6 +286,14 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="list what the results database holds")
     p.add_argument("--db")
     p.set_defaults(func=_cmd_results)
+
+    p = sub.add_parser("report", help="what a model's results say: peaks, double peaks, ρ, order")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="the model's name in the results")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean")
+    p.add_argument("--components", nargs="+", choices=COMPONENTS, default=list(COMPONENTS))
+    p.add_argument("--db")
+    p.add_argument("--out", help="also write each table as CSV into this directory")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("export-results", help="copy results into a DuckDB file that travels")
     p.add_argument("--db")

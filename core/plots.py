@@ -376,6 +376,124 @@ def interval_points(
     return style(fig, presentation=presentation, height=max(300, 70 * len(data) + 150))
 
 
+def depth_summary(
+    curves: pd.DataFrame,
+    *,
+    color: str = "model",
+    title: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Where each set's mean curve peaks, on relative depth: the hierarchy at a glance.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        :func:`core.analysis.findings.findings` ``curves`` rows (``stimulus_set``,
+        ``component``, ``peak_depth``, ``band_lo``/``band_hi`` in layers, ``n_layers``,
+        ``expected_depth``) and the ``color`` column; one panel per component.
+
+    A bar spans the peak band (layers within one SE of the maximum), a triangle marks the
+    peak and a hollow circle the expected depth (centre of mass above chance).
+    """
+    if curves.empty:
+        return style(_empty("no results for this selection"), presentation=presentation)
+    from plotly.subplots import make_subplots
+
+    order = ["items", "pairs", "analogies", "buried"]
+    sets = [s for s in order if s in set(curves["stimulus_set"])]
+    sets += sorted(set(curves["stimulus_set"]) - set(sets))
+    panels = list(dict.fromkeys(curves["component"]))
+    hues = list(dict.fromkeys(curves[color]))
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        shared_yaxes=True,
+        subplot_titles=[COMPONENT_LABELS.get(p, p) for p in panels],
+        horizontal_spacing=0.03,
+    )
+    step = 0.5 / max(len(hues), 1)
+    for col, panel in enumerate(panels, start=1):
+        part = curves[curves["component"] == panel]
+        for h, value in enumerate(hues):
+            rows = part[part[color] == value]
+            if rows.empty:
+                continue
+            hue = color_for(color, value, hues)
+            y = (
+                np.array([sets.index(s) for s in rows["stimulus_set"]])
+                + (h - (len(hues) - 1) / 2) * step
+            )
+            span = (rows["n_layers"] - 1).clip(lower=1)
+            lo, hi = rows["band_lo"] / span, rows["band_hi"] / span
+            xs = np.column_stack([lo, hi, np.full(len(rows), np.nan)]).ravel()
+            ys = np.column_stack([y, y, np.full(len(rows), np.nan)]).ravel()
+            first = col == 1
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    line={"color": hue, "width": 6},
+                    opacity=0.35,
+                    name=f"{value} · peak band",
+                    legendgroup=f"{value}-band",
+                    showlegend=first,
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["peak_depth"],
+                    y=y,
+                    mode="markers",
+                    marker={
+                        "symbol": "triangle-down",
+                        "size": 13,
+                        "color": hue,
+                        "line": {"color": "#333", "width": 1},
+                    },
+                    name=f"{value} · peak",
+                    legendgroup=f"{value}-peak",
+                    showlegend=first,
+                    customdata=rows[["stimulus_set", "peak_layer"]].to_numpy(),
+                    hovertemplate="%{customdata[0]}: peak at layer %{customdata[1]} "
+                    "(depth %{x:.2f})<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=rows["expected_depth"],
+                    y=y,
+                    mode="markers",
+                    marker={
+                        "symbol": "circle-open",
+                        "size": 11,
+                        "color": hue,
+                        "line": {"width": 2.5},
+                    },
+                    name=f"{value} · expected depth",
+                    legendgroup=f"{value}-expected",
+                    showlegend=first,
+                    hovertemplate="expected depth %{x:.2f}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(
+            range=[-0.03, 1.03], title_text=AXIS_LABELS["relative_depth"], row=1, col=col
+        )
+    fig.update_yaxes(
+        tickvals=list(range(len(sets))), ticktext=sets, autorange="reversed", row=1, col=1
+    )
+    if title:
+        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
+    return style(fig, presentation=presentation, height=max(320, 90 * len(sets) + 200))
+
+
 def _empty(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#777"})

@@ -32,6 +32,10 @@ class StoreError(StrataError, RuntimeError):
     """The results database is busy, damaged or from a newer Strata."""
 
 
+class StoreBusy(StoreError):
+    """Another process kept the database (or its writer lock) past the timeout."""
+
+
 # Each migration takes a database at version i to i+1.  Version 0 is an empty file.
 _MIGRATIONS: list[str] = [
     """
@@ -122,7 +126,7 @@ def connect(
             if not _is_lock_error(exc):
                 raise StoreError(f"cannot open results database '{path}': {exc}") from None
             if time.monotonic() > deadline:
-                raise StoreError(
+                raise StoreBusy(
                     f"results database '{path}' stayed busy for {timeout:.0f} s "
                     "(another run is writing); try again when it has finished"
                 ) from None
@@ -147,7 +151,7 @@ def _writer_lock(path: Path, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StoreError(
+                    raise StoreBusy(
                         f"another Strata run has been writing '{path}' for over {timeout:.0f} s; "
                         "try again when it has finished"
                     ) from None

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import store
+from core import memo, store
 from core.cache import ActivationCache
+from core.errors import StrataError
+from core.models import COMPONENTS
 from core.paths import cache_dir, default_db, models_dir
 
 
@@ -117,3 +119,42 @@ def cached_activations(db, *, model: str, stimulus_set: str, pooling: str):
     if run is None or not run.get("activation_key"):
         return None
     return ActivationCache().load(run["activation_key"], verify=False)
+
+
+def findings(
+    db,
+    *,
+    model: str,
+    pooling: str = "mean",
+    components: list[str] | tuple[str, ...] = COMPONENTS,
+    stimulus_sets: list[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Peaks, double peaks, anti-persistence and the hierarchy of one model's stored sets.
+
+    Computed by :func:`core.analysis.findings.findings` and kept in the analysis cache, so
+    a second call (another app session, the CLI's ``report``) reads it back.
+
+    Raises
+    ------
+    StrataError
+        When the database holds no results of ``model`` with ``pooling``.
+    """
+    from core.analysis.findings import findings as compute
+
+    scores = curves(
+        db, model=model, stimulus_set=stimulus_sets, pooling=pooling, components=components
+    )
+    if scores.empty:
+        raise StrataError(
+            f"no results for model '{model}' with pooling '{pooling}' "
+            "(see `python -m core results`)"
+        )
+    filters = dict(
+        model=model,
+        stimulus_set=sorted(scores["stimulus_set"].unique()),
+        pooling=pooling,
+        component=list(components),
+    )
+    folds = store.query(db, "fold_scores", **filters)
+    halves = store.query(db, "half_scores", **filters)
+    return memo.cached(db, compute, scores, folds, halves)

@@ -39,6 +39,21 @@ def test_home_shows_a_figure_and_what_is_stored(app):
     assert any("smollm2-135m" in str(df.value) for df in app.dataframe)
 
 
+def test_findings_page_states_peaks_verdicts_and_order_for_both_models(app):
+    app.switch_page("app_pages/findings.py").run()
+    _no_errors(app)
+    assert _charts(app) == 1
+    assert [h.value for h in app.header] == ["smollm2-135m", "gemma3-270m"]
+    summaries = [df.value for df in app.dataframe if "peak" in df.value.columns]
+    assert len(summaries) == 2
+    assert set(summaries[0]["stimulus_set"]) == {"items", "pairs", "analogies"}
+    assert set(summaries[1]["stimulus_set"]) == {"items", "pairs"}
+    text = "\n".join(m.value for m in app.markdown)
+    assert text.count("noise alone gives") == 3 * (3 + 2) * 2  # components × sets × estimators
+    assert "pairs holds by" in text or "pairs does not hold by" in text
+    assert text.count("attn_out: items < pairs") == 2  # the order, tested in each model
+
+
 def test_layer_curves_for_a_target_and_the_hierarchy(app):
     app.switch_page("app_pages/curves.py").run()
     _no_errors(app)

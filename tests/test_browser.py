@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["home", "run", "curves", "peaks", "compare", "coordination", "stimuli"]
-CHARTS = ("home", "curves", "peaks", "compare", "coordination")
+PAGES = ["home", "run", "findings", "curves", "peaks", "compare", "coordination", "stimuli"]
+CHARTS = ("home", "findings", "curves", "peaks", "compare", "coordination")
 QUERY = "?model=smollm2-135m&model2=gemma3-270m&set=items&pooling=mean"
 
 
@@ -112,9 +112,12 @@ def _settle(page, timeout: float = 180) -> None:
 @pytest.mark.parametrize("slug", PAGES)
 def test_page_renders_without_exception(server, browser, slug):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    # tall enough that a screenshot shows most of a page (Streamlit scrolls inside its own
+    # container, so full_page alone captures only the viewport)
+    page = browser.new_page(viewport={"width": 1440, "height": 2400})
     try:
-        page.goto(f"{server}/{slug}{QUERY}", wait_until="domcontentloaded")
+        path = "" if slug == "home" else slug  # the default page lives at the root
+        page.goto(f"{server}/{path}{QUERY}", wait_until="domcontentloaded")
         if slug in CHARTS:
             page.wait_for_selector(".js-plotly-plot", timeout=180_000)
         _settle(page)
@@ -122,6 +125,7 @@ def test_page_renders_without_exception(server, browser, slug):
         exceptions = page.locator('[data-testid="stException"]')
         assert exceptions.count() == 0, exceptions.first.inner_text()
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert page.get_by_text("Page not found").count() == 0
         if slug in CHARTS:
             assert page.locator(".js-plotly-plot").count() >= 1
     finally:

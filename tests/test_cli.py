@@ -89,6 +89,18 @@ def test_run_export_and_rerun_on_smollm2(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM probe_scores").fetchone()[0] == len(scores)
 
+    report = cli("report", "--model", "smollm2-135m", "--db", str(db), "--out", str(tmp_path / "r"))
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert (
+        "## Anti-persistence" in report.stdout and "small · attn_out · split-half" in report.stdout
+    )
+    curves = pd.read_csv(tmp_path / "r" / "curves.csv")
+    assert set(curves["component"]) == {"resid_pre", "attn_out", "mlp_out"}
+    assert curves["peak_layer"].between(0, 29).all() and (curves["n_targets"] == n_targets).all()
+    assert (tmp_path / "results.analyses.duckdb").is_file()  # kept for the app and reruns
+    missing = cli("report", "--model", "gpt-17", "--db", str(db))
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no results for model")
+
     out = tmp_path / "export"
     exported = cli("export", "--model", "smollm2-135m", "--stimuli", str(csv), "--out", str(out))
     assert exported.returncode == 0, exported.stderr[-2000:]

@@ -154,8 +154,9 @@ def double_peak(
         One row: ``verdict`` ("double peak", "single peak", "no peak" or "two peaks, dip
         within noise"), ``n_peaks``, ``peak1_layer``/``peak2_layer``/``valley_layer`` and
         their relative depths, ``dip`` (smoothed mean-curve dip), ``dip_lo``/``dip_hi``
-        (95 % interval over folds), ``p_value`` (one-sided t-test across folds) and
-        ``double_peak`` (bool).
+        (95 % interval over folds, descriptive), ``p_value`` (share of ``n_sim`` curves
+        simulated from the best single-peaked fit plus fold noise whose dip is at least as
+        large, the whole procedure rerun on each) and ``double_peak`` (bool).
     """
     nan = float("nan")
     row = {
