@@ -67,15 +67,19 @@ with upload:
         "kind in the header: `is_edible:binary`, `concreteness:continuous`, "
         "`relation:multiclass`. Files are read as data only, up to 20 MiB."
     )
-    file = st.file_uploader("CSV file", type=["csv"])
-    upload_name = st.text_input("Name for the set", placeholder="my-nouns")
-    if st.button("Validate and keep", type="primary", disabled=file is None):
+    file = st.file_uploader("CSV file", type=["csv"], key="upload_file")
+    upload_name = st.text_input("Name for the set", placeholder="my-nouns", key="upload_name")
+    if st.button("Validate and keep", type="primary", disabled=file is None, key="upload_keep"):
         try:
             kept = save_upload(file.getvalue(), upload_name.strip() or "")
         except StimulusError as exc:
             st.error(str(exc))
         else:
-            st.success(
+            st.session_state["upload_kept"] = (
                 f"'{kept.name}': {len(kept)} items, targets {', '.join(kept.targets)}. "
-                "It is now in the Run page's stimulus sets."
+                "It is now in the Run page's stimulus sets and under Browse."
             )
+            set_page_param("view_set", kept.name)
+            st.rerun()
+    if "upload_kept" in st.session_state:
+        st.success(st.session_state.pop("upload_kept"))

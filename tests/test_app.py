@@ -104,10 +104,26 @@ def test_coordination_page_compares_rho_with_noise(app):
     assert all(any(v in s for v in verdicts) for s in sentences)
 
 
-def test_stimuli_page_browses_and_rejects_a_bad_upload(app):
+def test_stimuli_page_browses_and_rejects_a_bad_upload(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("STRATA_CACHE", str(tmp_path))  # keep the shared results cache clean
     app.switch_page("app_pages/stimuli.py").run()
     _no_errors(app)
     assert [m.value for m in app.metric][:1] == ["440"]
+    rows = ["item_id,text,group,edible:binary"]
+    rows += [f"i{k},A thing{k},g{k},{k % 2}" for k in range(12)]
+    bad = "\n".join([*rows[:5], "i4,A thing4,g4,2", *rows[6:]]).encode()
+    app.file_uploader(key="upload_file").upload("mine.csv", bad, "text/csv")
+    app.text_input(key="upload_name").set_value("mine").run()  # the upload enables the button
+    app.button(key="upload_keep").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["row 5, column 'edible:binary': '2' is not 0 or 1"]
+    app.file_uploader(key="upload_file").upload("mine.csv", "\n".join(rows).encode(), "text/csv")
+    app.run()
+    app.button(key="upload_keep").click().run()
+    _no_errors(app)
+    assert any("'mine': 12 items" in s.value for s in app.success)
+    browse = next(box for box in app.selectbox if "mine" in box.options)  # browsable at once
+    assert browse.value == "mine" and [m.value for m in app.metric][:1] == ["12"]
 
 
 def test_run_page_refuses_an_unknown_model(app):
