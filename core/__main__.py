@@ -215,14 +215,21 @@ def _cmd_upload(args) -> None:
     print(f"{stimuli.name}: {len(stimuli)} items, targets {', '.join(stimuli.targets)}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``error:`` line like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     from core.extract import POOLINGS
     from core.models import COMPONENTS, DEFAULT_MODEL, DTYPES
 
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="python -m core", description="Strata: where in a model's depth meaning lives."
     )
-    sub = top.add_subparsers(dest="command", required=True)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("models", help="list model aliases")
     p.add_argument("-v", "--verbose", action="store_true", help="with descriptions")

@@ -31,6 +31,7 @@ from core.extract import POOLINGS, batches, extract, plan_tokens
 from core.models import COMPONENTS, ModelError, identify, load
 from core.paths import cache_dir
 from core.probe import ProbeSettings, probe_grid
+from core.probe.backends import BACKENDS
 from core.probe.grid import cell_from_json, cell_to_json
 from core.probe.summary import summarize
 from core.stimuli import StimulusSet
@@ -103,6 +104,15 @@ class RunConfig:
             raise ConfigError("remote execution runs through nnsight: add --backend nnsight")
         if self.store_dtype not in ("float32", "float16"):
             raise ConfigError(f"unknown store dtype '{self.store_dtype}'; use float32 or float16")
+        for name in ("batch_tokens", "max_batch", "chunk_items"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.joblib_backend not in BACKENDS:
+            raise ConfigError(
+                f"unknown joblib backend '{self.joblib_backend}'; use one of {', '.join(BACKENDS)}"
+            )
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise ConfigError(f"n_jobs={self.n_jobs}: use a positive number, or -1 for all cores")
 
 
 @dataclass
@@ -491,9 +501,15 @@ def export(
 ) -> Path:
     """Write ``activations.npz``, ``stimuli.csv`` and ``targets.json`` for use elsewhere."""
     stimuli = load_stimuli(stimuli_name)
-    entry = activations_for(model, stimuli, pooling=pooling, **kwargs)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before extracting: minutes of work should not end on an unwritable folder
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".strata-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to '{out}': {exc.strerror or exc}") from None
+    entry = activations_for(model, stimuli, pooling=pooling, **kwargs)
     arrays = {c: np.asarray(a, dtype=np.float32) for c, a in entry.arrays.items()}
     tmp = out / ".activations.npz.tmp"
     with tmp.open("wb") as fh:

@@ -239,3 +239,42 @@ def test_newer_database_is_refused(tmp_path, capsys):
     code = main(["results", "--db", str(db)])
     err = capsys.readouterr().err.strip()
     assert code != 0 and err.startswith("error: ") and "newer Strata" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--folds", "1"], "n_folds=1: cross-validation needs at least 2 folds"),
+        (["--permutations", "-1"], "permutations cannot be negative"),
+        (["--half-splits", "-2"], "n_half_splits=-2 cannot be negative"),
+        (["--svm-null-layers", "-1"], "svm_null_layers=-1 cannot be negative"),
+        (["--jobs", "0"], "n_jobs=0: use a positive number, or -1"),
+        (["--batch-tokens", "0"], "batch_tokens=0 must be at least 1"),
+        (["--max-memory", "0:3"], "is not DEVICE=AMOUNT"),
+        (["--joblib-backend", "spark"], "unknown joblib backend 'spark'"),
+        (["--pooling", "max"], "argument --pooling: invalid choice: 'max'"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(tmp_path, capsys, monkeypatch, extra, message):
+    from core import pipeline
+
+    monkeypatch.setattr(pipeline, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    try:
+        code = main(["run", "--model", "smollm2-135m", "--stimuli", _csv(tmp_path), *extra])
+    except SystemExit as exc:  # argparse's own checks
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert message in err[0]
+    assert not (tmp_path / "cache" / "strata.duckdb").exists()
+
+
+def test_export_to_an_unwritable_place_fails_before_extracting(tmp_path, capsys, monkeypatch):
+    from core import pipeline
+
+    monkeypatch.setattr(pipeline, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["export", "--stimuli", _csv(tmp_path), "--out", str(blocker / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"error: cannot write to '{blocker / 'out'}'")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
+from core.errors import ConfigError
 from core.probe import metrics
 from core.probe.backends import cluster
 from core.probe.folds import group_halves, group_permutations, outer_folds
@@ -51,6 +52,23 @@ class ProbeSettings:
     n_perm: int = 20
     svm_null_layers: int | None = 3
     n_half_splits: int = 1
+
+    def __post_init__(self):
+        checks = [
+            (self.n_folds >= 2, f"n_folds={self.n_folds}: cross-validation needs at least 2 folds"),
+            (self.C > 0, f"C={self.C}: the SVM's C must be positive"),
+            (len(self.alphas) > 0 and min(self.alphas) > 0, "ridge alphas must be positive"),
+            (self.n_inner >= 2, f"n_inner={self.n_inner}: choosing alpha needs 2 inner folds"),
+            (self.n_perm >= 0, f"n_perm={self.n_perm}: permutations cannot be negative"),
+            (
+                self.svm_null_layers is None or self.svm_null_layers >= 0,
+                f"svm_null_layers={self.svm_null_layers} cannot be negative",
+            ),
+            (self.n_half_splits >= 0, f"n_half_splits={self.n_half_splits} cannot be negative"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
 
     def to_dict(self) -> dict:
         return asdict(self)
