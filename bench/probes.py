@@ -126,19 +126,28 @@ def main() -> None:
     )
 
     plan = make_plan(stimuli, settings)
+    with_null = set(null_layers(n_layers, settings))
     if args.naive_cells:
-        picks = np.linspace(0, len(cells) - 1, args.naive_cells).round().astype(int)
-        sample = [cells[i] for i in sorted(set(picks))]
+        # cells with SVM nulls cost far more than the others: sample both kinds, and
+        # extrapolate each kind to its own count in the grid
+        kinds_of = {True: [], False: []}
+        for cell in cells:
+            kinds_of[cell[1] in with_null].append(cell)
+        sample = []
+        for members in kinds_of.values():
+            n = max(1, round(args.naive_cells * len(members) / len(cells))) if members else 0
+            picks = np.linspace(0, len(members) - 1, n).round().astype(int)
+            sample += [members[i] for i in sorted(set(picks))]
     else:
         sample = cells
 
-    started = time.perf_counter()
-    naive_scores = {}
+    naive_scores, naive_times = {}, {}
     for component, layer in sample:
         X = np.asarray(acts[component][:, layer])
-        svm_null = layer in null_layers(n_layers, settings)
-        naive_scores[(component, layer)] = naive_cell(X, plan, svm_null=svm_null)
-    naive_sample = time.perf_counter() - started
+        started = time.perf_counter()
+        naive_scores[(component, layer)] = naive_cell(X, plan, svm_null=layer in with_null)
+        naive_times[(component, layer)] = time.perf_counter() - started
+    naive_sample = sum(naive_times.values())
 
     # the engine on exactly the sampled cells, serial, for a like-for-like ratio
     from core.probe.grid import probe_cell
@@ -147,8 +156,7 @@ def main() -> None:
     engine_scores = {}
     for component, layer in sample:
         X = np.asarray(acts[component][:, layer], dtype=np.float32)
-        svm_null = layer in null_layers(n_layers, settings)
-        engine_scores[(component, layer)] = probe_cell(X, plan, svm_null=svm_null)["full"]
+        engine_scores[(component, layer)] = probe_cell(X, plan, svm_null=layer in with_null)["full"]
     engine_sample = time.perf_counter() - started
 
     worst = 0.0
@@ -165,8 +173,15 @@ def main() -> None:
     probe_grid(acts, stimuli, settings, n_jobs=args.jobs)
     engine_parallel = time.perf_counter() - started
 
-    naive_full = naive_sample / len(sample) * len(cells)
-    print(f"naive loop, {len(sample)} cells measured    {naive_sample:9.1f} s")
+    naive_full = 0.0
+    for kind in (True, False):
+        timed = [t for (c, layer), t in naive_times.items() if (layer in with_null) == kind]
+        count = sum((layer in with_null) == kind for _, layer in cells)
+        naive_full += np.mean(timed) * count if timed else 0.0
+    n_null = sum(layer in with_null for _, layer in sample)
+    print(
+        f"naive loop, {len(sample)} cells measured ({n_null} with SVM nulls) {naive_sample:9.1f} s"
+    )
     print(
         f"engine, same cells, 1 core         {engine_sample:9.1f} s   "
         f"ratio {naive_sample / engine_sample:6.1f}x"

@@ -120,3 +120,9 @@ def test_sets_rebuild_byte_for_byte_from_their_sources():
         timeout=900,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_buried_filler_starts_at_a_sentence():
+    for text, pair in zip(load("buried-25").texts, load("pairs").texts):
+        first = text[len(pair) + 2 :].split()[0]
+        assert first.lstrip("'\"(")[:1].isupper(), text

@@ -1,8 +1,8 @@
 """The ``buried`` sets: a pair text, then unrelated filler, made at load time.
 
 Each ``pairs`` text is followed by ``. `` and the next N words of *Alice's Adventures in
-Wonderland* (public domain) from a start chosen per item with a fixed seed, skipping any
-start whose window contains either pair word.  The pair part is byte-identical to the
+Wonderland* (public domain) from a sentence start chosen per item with a fixed seed,
+skipping any start whose window contains either pair word.  The pair part is byte-identical to the
 ``pairs`` text, so in a causal model the pair's own tokens are unchanged by the filler:
 pooling over the pair must equal the ``pairs`` set, and the final token is where a buried
 relation has to be carried to.  ``buried`` has 100 words; ``buried-0``, ``-25``, ``-50``,
@@ -27,11 +27,27 @@ def filler_words() -> list[str]:
     return (DATA / "filler_alice.txt").read_text().split()
 
 
+def sentence_starts(words: list[str], length: int) -> list[int]:
+    """Word positions that begin a sentence and leave ``length`` words after them.
+
+    The filler reads as prose ("A church and organ. The Queen said..."), not as a fragment
+    starting mid-sentence; a sentence starts after a word ending in ``.``, ``!`` or ``?``
+    (closing quotes and brackets aside) and with a capital letter.
+    """
+    ends = tuple(".!?")
+    return [
+        i
+        for i in range(1, len(words) - length)
+        if words[i - 1].rstrip("'\")]").endswith(ends) and words[i].lstrip("'\"(")[:1].isupper()
+    ]
+
+
 def build(length: int) -> pd.DataFrame:
     """The buried set with ``length`` filler words, as a raw all-string frame."""
     pairs = pd.read_csv(DATA / "pairs.csv", dtype=str, keep_default_na=False)
     words = filler_words()
     lowered = [re.sub(r"[^a-z]", "", w.lower()) for w in words]
+    starts = sentence_starts(words, length)
     out = pairs.copy()
     texts = []
     for item_id, text, pair in zip(pairs["item_id"], pairs["text"], pairs["words"]):
@@ -41,7 +57,7 @@ def build(length: int) -> pd.DataFrame:
         avoid = set(pair.lower().split("|"))
         rng = random.Random(f"{SEED}-{item_id}")
         while True:
-            start = rng.randrange(len(words) - length)
+            start = rng.choice(starts)
             if not avoid & set(lowered[start : start + length]):
                 break
         texts.append(f"{text}. {' '.join(words[start : start + length])}")
