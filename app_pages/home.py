@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import jobs, plots, views
-from core.models import DEFAULT_MODEL
+from core.models import DEFAULT_MODEL, SECOND_MODEL
 from core.stimuli import builtin_names
 from ui import figure
 from ui.page import guarded, setup
@@ -23,12 +23,22 @@ st.markdown(
 )
 
 if index.empty:
-    st.info("The results database is empty.")
     sets = [s for s in ("items", "pairs", "analogies") if s in builtin_names()]
-    if st.button(
-        f"Run {DEFAULT_MODEL} on {', '.join(sets)}", type="primary", icon=":material/play_arrow:"
-    ):
-        jobs.start(["--model", DEFAULT_MODEL, "--stimuli", *sets])
+    st.info(
+        f"The results database is empty. Run the embedded {DEFAULT_MODEL} on {', '.join(sets)} "
+        "(a few minutes on a laptop), or add Gemma-3-270M too for the Compare page; the runs "
+        "go on in the background."
+    )
+    left, right = st.columns(2)
+    one = left.button(
+        f"Run {DEFAULT_MODEL}", type="primary", icon=":material/play_arrow:", key="run_default"
+    )
+    both = right.button(
+        f"Run {DEFAULT_MODEL} and {SECOND_MODEL}", icon=":material/compare_arrows:", key="run_both"
+    )
+    if one or both:
+        for model in [DEFAULT_MODEL, SECOND_MODEL] if both else [DEFAULT_MODEL]:
+            jobs.start(["--model", model, "--stimuli", *sets])
         st.switch_page("app_pages/run.py")
 else:
     model = selection.model

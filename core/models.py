@@ -148,6 +148,7 @@ ALIASES: dict[str, Alias] = {
     ),
 }
 DEFAULT_MODEL = "smollm2-135m"
+SECOND_MODEL = "gemma3-270m"  # the other embedded model: the side-by-side demo
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -160,3 +160,17 @@ def test_compare_page_on_results_merged_from_two_machines(app_cache, tmp_path, m
     runs = store.query(laptop / "strata.duckdb", "runs")
     assert set(runs["model"]) == {"smollm2-135m", "gemma3-270m"}
     assert runs["machine"].notna().all() and runs["versions"].notna().all()  # provenance
+
+
+def test_an_empty_database_offers_one_click_runs(tmp_path, monkeypatch):
+    from core import jobs
+
+    started = []
+    monkeypatch.setattr(jobs, "start", lambda args: started.append(args) or "job")
+    monkeypatch.setenv("STRATA_CACHE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _no_errors(at)
+    assert any("The results database is empty" in i.value for i in at.info)
+    at.button(key="run_both").click().run()
+    assert [a[1] for a in started] == ["smollm2-135m", "gemma3-270m"]
+    assert all(a[2:] == ["--stimuli", "items", "pairs", "analogies"] for a in started)
