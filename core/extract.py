@@ -266,15 +266,21 @@ def extract(
         if weights is None:
             weights = state["weights"][hidden.device] = state["cpu_weights"].to(hidden.device)
         pooled = torch.bmm(weights.to(hidden.dtype), hidden)  # (batch, pooling, d_model)
-        pooled = pooled.to("cpu", torch.float32)
-        for p, pooling in enumerate(poolings):
-            out[pooling][component][state["slots"], layer] = pooled[:, p]
+        # to the CPU at once: a model split over devices gives each layer on its own device
+        state["pooled"][component][layer] = pooled.to("cpu", torch.float32)
 
     with torch.inference_mode(), hooks(model, sink, components):
         for batch in order:
             ids, mask, weights = batch_tensors(plan, rows[batch], poolings, pad_id)
-            state.update(slots=torch.as_tensor(batch), cpu_weights=weights, weights={})
+            state.update(
+                cpu_weights=weights, weights={}, pooled={c: [None] * n_layers for c in components}
+            )
             model.base(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            slots = torch.as_tensor(batch)
+            for component, layers in state["pooled"].items():  # one copy per batch, not per hook
+                stacked = torch.stack(layers, dim=1)  # (batch, layer, pooling, d_model)
+                for p, pooling in enumerate(poolings):
+                    out[pooling][component][slots] = stacked[:, :, p]
             if on_batch is not None:
                 on_batch(len(batch))
     return {p: {c: t.numpy() for c, t in comps.items()} for p, comps in out.items()}

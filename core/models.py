@@ -384,7 +384,9 @@ def _converted_gguf(gguf: Path) -> Path:
             gguf.parent, gguf_file=gguf.name, dtype=torch.float32
         )
     except Exception as exc:
-        raise ModelError(f"cannot read GGUF file '{gguf}': {first_line(exc)}") from None
+        raise ModelError(
+            f"cannot read GGUF file '{gguf}' (damaged or truncated?): {first_line(exc)}"
+        ) from None
     # The weights are plain float32 now; the GGUF quantiser only blocks saving them.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
