@@ -73,8 +73,8 @@ def hierarchy_sentences(order: pd.DataFrame) -> list[str]:
         )
         out.append(
             f"{component}: {' < '.join(part['stimulus_set'])} {by_mass} by expected depth "
-            f"(bootstrap p = {first['p_order']:.2f}) and {by_peak} by peak depth "
-            f"(p = {first['p_order_peak']:.2f}). Depths: {depths}"
+            f"(it holds in {first['p_order']:.0%} of bootstrap resamples of the targets) and "
+            f"{by_peak} by peak depth ({first['p_order_peak']:.0%}). Depths: {depths}"
         )
     return out
 
