@@ -62,12 +62,4 @@ for model, tables in found.items():
         st.markdown("\n".join(f"- {s}" for s in sentences(table)))
         with st.expander("Table"):
             st.dataframe(table.round(4), hide_index=True, width="stretch")
-            st.download_button(
-                "CSV",
-                data=table.to_csv(index=False),
-                file_name=f"{model}-{pooling}-{name}.csv",
-                mime="text/csv",
-                key=f"csv_{model}_{name}",
-                on_click="ignore",
-                icon=":material/table:",
-            )
+            figure.csv_button(table, name=f"{model}-{pooling}-{name}", key=f"{model}_{name}")

@@ -46,12 +46,17 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> N
         icon=":material/draw:",
     )
     if data is not None:
-        cols[2].download_button(
-            "CSV",
-            data=data.to_csv(index=False),
-            file_name=f"{slug}.csv",
-            mime="text/csv",
-            key=f"csv_{key}",
-            on_click="ignore",
-            icon=":material/table:",
-        )
+        csv_button(data, name=name, key=key, container=cols[2])
+
+
+def csv_button(data: pd.DataFrame, *, name: str, key: str, container=st) -> None:
+    """A table's data as a CSV download."""
+    container.download_button(
+        "CSV",
+        data=data.to_csv(index=False),
+        file_name=f"{_slug(name)}.csv",
+        mime="text/csv",
+        key=f"csv_{key}",
+        on_click="ignore",
+        icon=":material/table:",
+    )
