@@ -26,8 +26,8 @@ if index.empty:
     sets = [s for s in ("items", "pairs", "analogies") if s in builtin_names()]
     st.info(
         f"The results database is empty. Run the embedded {DEFAULT_MODEL} on {', '.join(sets)} "
-        "(a few minutes on a laptop), or add Gemma-3-270M too for the Compare page; the runs "
-        "go on in the background."
+        f"(a few minutes on a laptop), or add {SECOND_MODEL} too for the Compare page; the "
+        "runs go on in the background."
     )
     left, right = st.columns(2)
     one = left.button(

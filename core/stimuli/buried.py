@@ -2,11 +2,11 @@
 
 Each ``pairs`` text is followed by ``. `` and the next N words of *Alice's Adventures in
 Wonderland* (public domain) from a sentence start chosen per item with a fixed seed,
-skipping any start whose window contains either pair word.  The pair part is byte-identical to the
-``pairs`` text, so in a causal model the pair's own tokens are unchanged by the filler:
-pooling over the pair must equal the ``pairs`` set, and the final token is where a buried
-relation has to be carried to.  ``buried`` has 100 words; ``buried-0``, ``-25``, ``-50``,
-``-200`` let a user watch the signal move in depth.
+skipping any start whose window contains either pair word.  The pair part is
+byte-identical to the ``pairs`` text, so in a causal model the pair's own tokens are
+unchanged by the filler: pooling over the pair must equal the ``pairs`` set, and the final
+token is where a buried relation has to be carried to.  ``buried`` has 100 words;
+``buried-0``, ``-25``, ``-50``, ``-200`` let a user watch the signal move in depth.
 """
 
 from __future__ import annotations
