@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: app test lint system venv venv-dev clean bench
+.PHONY: app test test-fast lint system venv venv-dev clean bench
 
 # Debian packages: Chromium for PNG/SVG figure export (kaleido) and the browser tests,
 # WordNet for rebuilding the stimulus sets. Skipped when already present.
@@ -38,6 +38,11 @@ app: system venv
 test: system venv-dev
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the fast tier: no model weights are loaded (a tokenizer, tiny random models, random matrices)
+test-fast: venv-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: venv-dev
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -9,14 +9,14 @@ from __future__ import annotations
 import streamlit as st
 
 PAGES = [
-    ("app_pages/home.py", "Home", ":material/home:", "home"),
-    ("app_pages/run.py", "Run", ":material/play_circle:", "run"),
-    ("app_pages/findings.py", "Findings", ":material/summarize:", "findings"),
-    ("app_pages/curves.py", "Layer curves", ":material/show_chart:", "curves"),
-    ("app_pages/peaks.py", "Double peaks", ":material/landscape:", "peaks"),
-    ("app_pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),
-    ("app_pages/coordination.py", "Coordination", ":material/grid_on:", "coordination"),
-    ("app_pages/stimuli.py", "Stimuli", ":material/dataset:", "stimuli"),
+    ("pages/home.py", "Home", ":material/home:", "home"),
+    ("pages/run.py", "Run", ":material/play_circle:", "run"),
+    ("pages/findings.py", "Findings", ":material/summarize:", "findings"),
+    ("pages/curves.py", "Layer curves", ":material/show_chart:", "curves"),
+    ("pages/peaks.py", "Double peaks", ":material/landscape:", "peaks"),
+    ("pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),
+    ("pages/coordination.py", "Coordination", ":material/grid_on:", "coordination"),
+    ("pages/stimuli.py", "Stimuli", ":material/dataset:", "stimuli"),
 ]
 
 

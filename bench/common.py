@@ -7,7 +7,7 @@ import platform
 import time
 from collections.abc import Callable
 
-from core.pipeline import machine, versions
+from core.provenance import machine, versions
 
 
 def header(title: str) -> None:

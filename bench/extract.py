@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from bench.common import best_of, header
-from core import models
-from core.extract import batches, extract, plan_tokens
-from core.stimuli import load
+from core.lm import batches, extract, load, plan_tokens
+from core.stimuli import load as load_stimuli
 
 
 def bare_forward(model, plan, order_batches, pad_id) -> None:
@@ -44,8 +43,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     header(f"extraction vs bare forward: {args.model} on {args.stimuli}")
-    model = models.load(args.model)
-    stimuli = load(args.stimuli)
+    model = load(args.model)
+    stimuli = load_stimuli(args.stimuli)
     if args.n:
         stimuli = stimuli.subset(range(min(args.n, len(stimuli))))
     plan = plan_tokens(model.tokenizer, stimuli, poolings=("mean", "last"))

@@ -51,14 +51,20 @@ def naive_cell(X: np.ndarray, plan, *, svm_null: bool) -> dict[str, list[float]]
                 per_fold.append(metrics.balanced_accuracy(y[test][:, None], pred[:, None])[0])
             else:
                 pred, _ = reference.ridge_fold(
-                    X, y, plan.groups, train, test, alphas=settings.alphas, n_inner=settings.n_inner
+                    X,
+                    y,
+                    plan.groups,
+                    train,
+                    test,
+                    alphas=settings.alphas,
+                    n_inner=settings.inner_folds,
                 )
                 per_fold.append(metrics.pearson_r(y[test][:, None], pred[:, None])[0])
         return per_fold
 
     all_rows = np.arange(len(plan.groups))
     full = {t.name: fit(t, t.labels, all_rows, plan.fold) for t in plan.targets}
-    for perm in plan.perms:
+    for perm in plan.permutations:
         for t in plan.targets:
             if t.probe == "ridge" or svm_null:
                 fit(t, t.labels[perm], all_rows, plan.fold)
@@ -109,20 +115,22 @@ def main() -> None:
         header("probe engine vs naive scikit-learn: synthetic 80 layers x 8192, 300 stimuli")
         acts, stimuli = synthetic()
     else:
+        from core.config import RunConfig
         from core.pipeline import activations_for
         from core.stimuli import load
 
         header(f"probe engine vs naive scikit-learn: {args.model} on {args.stimuli}")
         stimuli = load(args.stimuli)
-        acts = dict(activations_for(args.model, stimuli).arrays)
-    settings = ProbeSettings(n_perm=args.permutations, n_half_splits=args.half_splits)
+        config = RunConfig(model=args.model, stimuli=args.stimuli)
+        acts = dict(activations_for(config, stimuli).arrays)
+    settings = ProbeSettings(permutations=args.permutations, half_splits=args.half_splits)
     n_layers = next(iter(acts.values())).shape[1]
     cells = [(c, layer) for c in acts for layer in range(n_layers)]
     kinds = pd.Series([k for k in stimuli.targets.values()]).value_counts().to_dict()
     print(
         f"stimuli {len(stimuli)}, targets {kinds}, cells {len(cells)}, "
-        f"permutations {settings.n_perm} (SVM at {settings.svm_null_layers} layers), "
-        f"half splits {settings.n_half_splits}"
+        f"permutations {settings.permutations} (SVM at {settings.svm_null_layers} layers), "
+        f"half splits {settings.half_splits}"
     )
 
     plan = make_plan(stimuli, settings)

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -46,34 +45,25 @@ def _parse_device_map(text: str | None):
 
 
 class _Bars:
-    """tqdm bars per stage on stderr, and an optional JSON file the app polls."""
+    """A tqdm bar per stage on stderr (none with ``--quiet``)."""
 
-    def __init__(self, quiet: bool, json_path: str | None):
-        self.quiet, self.json_path = quiet, json_path
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
         self.bars: dict = {}
-        self.started: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.time()
-        self.started.setdefault(stage, now)
-        if not self.quiet:
-            from tqdm import tqdm
+        if self.quiet:
+            return
+        from tqdm import tqdm
 
-            bar = self.bars.get(stage)
-            if bar is None:
-                unit = {"extract": "text", "probe": "cell"}.get(stage, "step")
-                bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr)
-            bar.n = done
-            bar.refresh()
-            if done >= total:
-                bar.close()
-        if self.json_path:
-            elapsed = now - self.started[stage]
-            eta = elapsed / done * (total - done) if done else None
-            payload = {"stage": stage, "done": done, "total": total, "eta_s": eta, "time": now}
-            tmp = f"{self.json_path}.tmp"
-            Path(tmp).write_text(json.dumps(payload))
-            os.replace(tmp, self.json_path)
+        bar = self.bars.get(stage)
+        if bar is None:
+            unit = {"extract": "text", "probe": "cell"}.get(stage, "step")
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
 
     def close(self) -> None:
         for bar in self.bars.values():
@@ -81,7 +71,7 @@ class _Bars:
 
 
 def _cmd_models(args) -> None:
-    from core.models import describe
+    from core.lm import describe
 
     for alias, description in describe():
         print(f"{alias}\t{description}" if args.verbose else alias)
@@ -99,42 +89,53 @@ def _cmd_stimuli(args) -> None:
             print(name)
 
 
-def _cmd_run(args) -> None:
-    from core.pipeline import RunConfig, run
+def _config(args, stimuli: str, *, poolings: list[str]):
+    """The :class:`RunConfig` a command line asks for; it validates every setting."""
+    from core.config import RunConfig
     from core.probe import ProbeSettings
 
-    bars = _Bars(args.quiet, args.progress_json)
-    probe = ProbeSettings(
-        n_folds=args.folds,
-        seed=args.seed,
-        n_perm=args.permutations,
-        svm_null_layers=None if args.svm_null_layers == 0 else args.svm_null_layers,
-        n_half_splits=args.half_splits,
+    probe = ProbeSettings()
+    if args.command == "run":
+        probe = ProbeSettings(
+            folds=args.folds,
+            seed=args.seed,
+            permutations=args.permutations,
+            svm_null_layers=None if args.svm_null_layers == 0 else args.svm_null_layers,
+            half_splits=args.half_splits,
+        )
+    run_only = {
+        name: getattr(args, name)
+        for name in ("label", "jobs", "joblib_backend", "force", "db")
+        if hasattr(args, name)
+    }
+    return RunConfig(
+        model=args.model,
+        stimuli=stimuli,
+        poolings=tuple(poolings),
+        dtype=args.dtype,
+        quantization=args.quantization,
+        device_map=_parse_device_map(args.device_map),
+        max_memory=_parse_memory(args.max_memory),
+        store_dtype=args.store_dtype,
+        components=tuple(args.components),
+        probe=probe,
+        batch_tokens=args.batch_tokens,
+        chunk_items=args.chunk_items,
+        backend=args.backend,
+        remote=args.remote,
+        chat_template=args.chat_template,
+        **run_only,
     )
+
+
+def _cmd_run(args) -> None:
+    from core.pipeline import run
+
+    # every set's settings are checked before the first set does any work
+    configs = [_config(args, stimuli, poolings=args.pooling) for stimuli in args.stimuli]
+    bars = _Bars(args.quiet)
     try:
-        for stimuli in args.stimuli:
-            config = RunConfig(
-                model=args.model,
-                stimuli=stimuli,
-                poolings=tuple(args.pooling),
-                label=args.label,
-                dtype=args.dtype,
-                quantization=args.quantization,
-                device_map=_parse_device_map(args.device_map),
-                max_memory=_parse_memory(args.max_memory),
-                store_dtype=args.store_dtype,
-                components=tuple(args.components),
-                probe=probe,
-                n_jobs=args.jobs,
-                joblib_backend=args.joblib_backend,
-                batch_tokens=args.batch_tokens,
-                chunk_items=args.chunk_items,
-                force=args.force,
-                backend=args.backend,
-                remote=args.remote,
-                chat_template=args.chat_template,
-                db=args.db,
-            )
+        for config in configs:
             report = run(config, progress=bars)
             what = "computed" if report.probed else "already in the results database"
             loaded = "model loaded" if report.loaded_model else "model not loaded"
@@ -150,21 +151,14 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_export(args) -> None:
-    from core.pipeline import export
+    from core.export import export
 
-    out = export(
-        args.model,
-        args.stimuli,
-        args.out,
-        pooling=args.pooling,
-        dtype=args.dtype,
-        progress=_Bars(args.quiet, None),
-    )
-    print(out)
+    config = _config(args, args.stimuli, poolings=[args.pooling])
+    print(export(config, args.out, progress=_Bars(args.quiet)))
 
 
 def _cmd_results(args) -> None:
-    from core.store import results_index
+    from core.storage.store import results_index
 
     frame = results_index(args.db)
     if frame.empty:
@@ -174,8 +168,8 @@ def _cmd_results(args) -> None:
 
 
 def _cmd_report(args) -> None:
-    from core.report import text
-    from core.views import findings
+    from core.present.report import text
+    from core.present.views import findings
 
     tables = findings(
         args.db, model=args.model, pooling=args.pooling, components=tuple(args.components)
@@ -190,14 +184,14 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_export_results(args) -> None:
-    from core.store import export_results
+    from core.storage.store import export_results
 
     n = export_results(args.db, args.out, model=args.model, stimulus_set=args.stimuli)
     print(f"{n} results written to {args.out}")
 
 
 def _cmd_import_results(args) -> None:
-    from core.store import import_results
+    from core.storage.store import import_results
 
     keys = import_results(args.db, args.file)
     for model, stimulus_set, pooling in keys:
@@ -223,8 +217,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from core.extract import POOLINGS
-    from core.models import COMPONENTS, DEFAULT_MODEL, DTYPES
+    from core.lm import DEFAULT_MODEL, DTYPES
+    from core.names import COMPONENTS, POOLINGS
 
     top = _Parser(
         prog="python -m core", description="Strata: where in a model's depth meaning lives."
@@ -239,26 +233,43 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="with sizes and targets")
     p.set_defaults(func=_cmd_stimuli)
 
-    def common(p, many: bool) -> None:
+    def model_options(p, many: bool) -> None:
+        """What to extract and how: shared by ``run`` and ``export``; RunConfig checks them."""
         p.add_argument("--model", default=DEFAULT_MODEL, help="alias, hub id, directory or .gguf")
         p.add_argument(
             "--stimuli", nargs="+" if many else None, required=True, help="set name or CSV path"
         )
-        p.add_argument("--dtype", choices=DTYPES, default="float32")
+        p.add_argument(
+            "--pooling",
+            nargs="+" if many else None,
+            default=["mean"] if many else "mean",
+            help=f"one of {', '.join(POOLINGS)}",
+        )
+        p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)}")
+        p.add_argument("--quantization", default="none", help="none, 8bit or 4bit")
+        p.add_argument(
+            "--device-map", help="accelerate device map: auto, balanced, sequential, or JSON"
+        )
+        p.add_argument("--max-memory", help="per-device limits, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
+        p.add_argument("--store-dtype", default="float32", help="float32 or float16")
+        p.add_argument(
+            "--components", nargs="+", default=list(COMPONENTS), help=" ".join(COMPONENTS)
+        )
+        p.add_argument("--backend", default="hooks", help="hooks or nnsight")
+        p.add_argument(
+            "--remote", action="store_true", help="run on NDIF through nnsight (needs NDIF_API_KEY)"
+        )
+        p.add_argument(
+            "--chat-template", action="store_true", help="wrap texts in the model's chat template"
+        )
+        p.add_argument("--batch-tokens", type=int, default=8192)
+        p.add_argument("--chunk-items", type=int, default=512, help="texts per saved chunk")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser("run", help="extract, probe and store results")
-    common(p, many=True)
-    p.add_argument("--pooling", nargs="+", choices=POOLINGS, default=["mean"])
+    model_options(p, many=True)
     p.add_argument("--db", help="results database (default cache/strata.duckdb)")
-    p.add_argument("--components", nargs="+", choices=COMPONENTS, default=list(COMPONENTS))
     p.add_argument("--label", help="the model's name in the results (default: --model)")
-    p.add_argument("--quantization", choices=["none", "8bit", "4bit"], default="none")
-    p.add_argument(
-        "--device-map", help="accelerate device map: auto, balanced, sequential, or JSON"
-    )
-    p.add_argument("--max-memory", help="per-device limits, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
-    p.add_argument("--store-dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--permutations", type=int, default=20, help="label permutations (null)")
     p.add_argument(
         "--svm-null-layers",
@@ -271,22 +282,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=-1, help="probe cells in parallel (-1: all cores)")
     p.add_argument("--joblib-backend", default="loky", help="loky, or ray/dask on a cluster")
-    p.add_argument("--batch-tokens", type=int, default=8192)
-    p.add_argument("--chunk-items", type=int, default=512, help="texts per saved chunk")
     p.add_argument("--force", action="store_true", help="recompute probes even if stored")
-    p.add_argument("--backend", choices=["hooks", "nnsight"], default="hooks")
-    p.add_argument(
-        "--remote", action="store_true", help="run on NDIF through nnsight (needs NDIF_API_KEY)"
-    )
-    p.add_argument(
-        "--chat-template", action="store_true", help="wrap texts in the model's chat template"
-    )
-    p.add_argument("--progress-json", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("export", help="write activations.npz, stimuli.csv, targets.json")
-    common(p, many=False)
-    p.add_argument("--pooling", choices=POOLINGS, default="mean")
+    model_options(p, many=False)
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=_cmd_export)
 

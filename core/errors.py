@@ -19,3 +19,7 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message: library errors can run to pages."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class ModelError(StrataError, RuntimeError):
+    """A model cannot be found, read or loaded; the message says which and what to do."""

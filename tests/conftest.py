@@ -26,23 +26,44 @@ def isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def smollm2():
     """The real SmolLM2-135M, loaded once (converted from its GGUF on first use)."""
-    from core import models
+    from core import lm as models
 
     return models.load("smollm2-135m")
 
 
 @pytest.fixture(scope="session")
 def gemma3():
-    from core import models
+    from core import lm as models
 
     return models.load("gemma3-270m")
 
 
 @pytest.fixture(scope="session")
-def smol_tokenizer_dir(smollm2, tmp_path_factory):
+def smol_tokenizer():
+    """SmolLM2's fast tokenizer alone: from the converted model when there is one, else read
+    from the GGUF (a few seconds), so the fast tier never dequantises the weights."""
+    from transformers import AutoTokenizer
+
+    from core.lm.specs import ALIASES
+
+    gguf = ALIASES["smollm2-135m"].locate()
+    converted = [p for p in models_dir_glob(gguf.stem) if (p / "tokenizer.json").is_file()]
+    if converted:
+        return AutoTokenizer.from_pretrained(converted[0])
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def models_dir_glob(stem: str) -> list[Path]:
+    from core.paths import models_dir
+
+    return sorted(models_dir().glob(f"{stem}-*"))
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer_dir(smol_tokenizer, tmp_path_factory):
     """A directory holding SmolLM2's fast tokenizer, for tiny random models."""
     path = tmp_path_factory.mktemp("tokenizer")
-    smollm2.tokenizer.save_pretrained(path)
+    smol_tokenizer.save_pretrained(path)
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from core.stimuli import StimulusSet, load, validate
@@ -71,3 +73,14 @@ def items_subset(n: int = 48, *, name: str = "items") -> StimulusSet:
         targets={t: k for t, k in subset.targets.items() if t not in dropped},
         spans=subset.spans,
     )
+
+
+def subset_csv(tmp_path: Path, n: int = 36) -> Path:
+    """``n`` rows of ``items`` (see :func:`items_subset`) written as a stimulus CSV."""
+    stimuli = items_subset(n)
+    frame = stimuli.frame.copy()
+    frame["words"] = frame["item_id"]
+    frame = frame.rename(columns={t: f"{t}:{k}" for t, k in stimuli.targets.items()})
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    return path

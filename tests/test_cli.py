@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from core.__main__ import main
-from tests.helpers import items_subset
+from tests.helpers import items_subset, subset_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,27 @@ def cli(*args, env=None):
     )
 
 
+GOOD = {
+    "item_id": [f"i{k}" for k in range(12)],
+    "text": [f"A word{k}" for k in range(12)],
+    "group": [f"g{k}" for k in range(12)],
+    "y:binary": ["0", "1"] * 6,
+    "r:continuous": [str(k) for k in range(12)],
+}
+
+
+def _text(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def _csv(tmp_path, **changes) -> str:
+    frame = pd.DataFrame({**GOOD, **changes})
+    path = tmp_path / "s.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
 def test_models_and_stimuli_list_one_name_per_line():
     out = cli("models")
     assert out.returncode == 0
@@ -39,19 +60,9 @@ def test_models_and_stimuli_list_one_name_per_line():
     assert out.returncode == 0 and "items" in out.stdout.splitlines()
 
 
-def _subset_csv(tmp_path, n=36) -> Path:
-    stimuli = items_subset(n)
-    frame = stimuli.frame.copy()
-    frame["words"] = frame["item_id"]
-    frame = frame.rename(columns={t: f"{t}:{k}" for t, k in stimuli.targets.items()})
-    path = tmp_path / "small.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
 @pytest.mark.slow
 def test_run_export_and_rerun_on_smollm2(tmp_path):
-    csv = _subset_csv(tmp_path)
+    csv = subset_csv(tmp_path)
     db = tmp_path / "results.duckdb"
     args = [
         "run",
@@ -107,60 +118,13 @@ def test_run_export_and_rerun_on_smollm2(tmp_path):
     arrays = np.load(out / "activations.npz")
     frame = pd.read_csv(out / "stimuli.csv")
     targets = json.loads((out / "targets.json").read_text())
-    assert list(frame.columns[:3]) == ["item_id", "text", "group"]
-    assert list(frame.columns[3:]) == list(targets)
+    assert list(frame.columns[:4]) == ["item_id", "text", "group", "words"]  # DESIGN.md
+    assert (frame["words"] == frame["item_id"]).all()  # the target word of each text
+    assert list(frame.columns[4:]) == list(targets)
     assert set(targets.values()) <= {"binary", "continuous"}
     for component in ("resid_pre", "attn_out", "mlp_out"):
         assert arrays[component].shape == (36, 30, 576)
         assert arrays[component].dtype == np.float32
-
-
-@pytest.mark.slow
-def test_second_run_does_not_load_the_model(tmp_path, monkeypatch):
-    from core import pipeline
-
-    csv = _subset_csv(tmp_path, n=24)
-    config = pipeline.RunConfig(
-        model="smollm2-135m",
-        stimuli=str(csv),
-        db=str(tmp_path / "r.duckdb"),
-        probe=pipeline.ProbeSettings(n_perm=2, n_half_splits=0, n_folds=6),
-        components=("resid_pre",),
-    )
-    first = pipeline.run(config)
-    assert first.loaded_model and first.probed == ["mean"]
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the model was loaded")
-
-    monkeypatch.setattr(pipeline, "load", refuse)
-    second = pipeline.run(config)
-    assert not second.loaded_model and second.probed == []
-    # with the results gone but the activations cached, probing reruns, still no model
-    (tmp_path / "r.duckdb").unlink()
-    third = pipeline.run(config)
-    assert not third.loaded_model and third.probed == ["mean"]
-
-
-GOOD = {
-    "item_id": [f"i{k}" for k in range(12)],
-    "text": [f"A word{k}" for k in range(12)],
-    "group": [f"g{k}" for k in range(12)],
-    "y:binary": ["0", "1"] * 6,
-    "r:continuous": [str(k) for k in range(12)],
-}
-
-
-def _text(path: Path, text: str) -> str:
-    path.write_text(text)
-    return str(path)
-
-
-def _csv(tmp_path, **changes) -> str:
-    frame = pd.DataFrame({**GOOD, **changes})
-    path = tmp_path / "s.csv"
-    frame.to_csv(path, index=False)
-    return str(path)
 
 
 @pytest.mark.parametrize(
@@ -230,7 +194,7 @@ def test_real_process_prints_no_traceback(tmp_path):
 
 
 def test_newer_database_is_refused(tmp_path, capsys):
-    from core import store
+    from core.storage import store
 
     db = tmp_path / "new.duckdb"
     store.ensure_schema(db)
@@ -244,15 +208,16 @@ def test_newer_database_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--folds", "1"], "n_folds=1: cross-validation needs at least 2 folds"),
-        (["--permutations", "-1"], "permutations cannot be negative"),
-        (["--half-splits", "-2"], "n_half_splits=-2 cannot be negative"),
+        (["--folds", "1"], "folds=1: cross-validation needs at least 2 folds"),
+        (["--permutations", "-1"], "permutations=-1 cannot be negative"),
+        (["--half-splits", "-2"], "half_splits=-2 cannot be negative"),
         (["--svm-null-layers", "-1"], "svm_null_layers=-1 cannot be negative"),
-        (["--jobs", "0"], "n_jobs=0: use a positive number, or -1"),
+        (["--jobs", "0"], "jobs=0: use a positive number, or -1"),
+        (["--seed", "-1"], "seed=-1: use a seed of 0 or more"),
         (["--batch-tokens", "0"], "batch_tokens=0 must be at least 1"),
         (["--max-memory", "0:3"], "is not DEVICE=AMOUNT"),
         (["--joblib-backend", "spark"], "unknown joblib backend 'spark'"),
-        (["--pooling", "max"], "argument --pooling: invalid choice: 'max'"),
+        (["--pooling", "max"], "unknown pooling 'max'; use one of mean, last, mean_skip0"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(tmp_path, capsys, monkeypatch, extra, message):

@@ -1,1 +1,1 @@
-"""Streamlit helpers for the pages: Streamlit code lives here, in app.py and app_pages/."""
+"""Streamlit helpers for the pages: Streamlit code lives here, in app.py and pages/."""

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.plots import to_image
+from core.present.plots import to_image
 
 
 def _slug(text: str) -> str:

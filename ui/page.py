@@ -30,7 +30,7 @@ def need_results(selection: Selection, index: pd.DataFrame) -> None:
             "No results yet. Start a run on the **Run** page (SmolLM2 on the built-in sets "
             "takes a few minutes on a laptop)."
         )
-        st.page_link("app_pages/run.py", label="Go to Run", icon=":material/play_circle:")
+        st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
         st.stop()
     if not selection.components:
         st.warning("Pick at least one component in the sidebar.")

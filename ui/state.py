@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from core.models import COMPONENTS
+from core.names import COMPONENTS, in_set_order
 
 KEYS = ("model", "model2", "set", "component", "pooling", "present")
 
@@ -72,9 +72,7 @@ def sidebar(index: pd.DataFrame) -> Selection:
             allow_none=True,
             help="Shown beside the first on the Compare page",
         )
-        sets = sorted(index.loc[index["model"] == model, "stimulus_set"].unique()) if model else []
-        order = ["items", "pairs", "analogies", "buried"]
-        sets = [s for s in order if s in sets] + [s for s in sets if s not in order]
+        sets = in_set_order(index.loc[index["model"] == model, "stimulus_set"]) if model else []
         stimulus_set = _pick("Stimulus set", sets, "set")
         poolings = (
             sorted(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.analysis.depth import relative_depth
 from core.analysis.summary import normalized
+from core.names import HIERARCHY
 
 
 def _fold_curves(folds: pd.DataFrame, scores: pd.DataFrame) -> np.ndarray:
@@ -73,7 +74,7 @@ def _expected(curve: np.ndarray, depth: np.ndarray) -> float:
 def hierarchy(
     scores: pd.DataFrame,
     *,
-    order: tuple[str, ...] = ("items", "pairs", "analogies"),
+    order: tuple[str, ...] = HIERARCHY,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:

@@ -15,10 +15,9 @@ from core.analysis.compare import hierarchy
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
 from core.analysis.summary import curve_summary, mean_curve, normalized
-from core.models import COMPONENTS
+from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
-ORDER = ("items", "pairs", "analogies")
 
 
 def mean_fold_curve(scores: pd.DataFrame, folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,7 +60,7 @@ def findings(
     folds: pd.DataFrame,
     halves: pd.DataFrame,
     *,
-    order: tuple[str, ...] = ORDER,
+    order: tuple[str, ...] = HIERARCHY,
     n_sim: int = 200,
     n_boot: int = 1000,
     n_baseline: int = 500,
@@ -129,7 +128,7 @@ def _in_order(frame: pd.DataFrame, order: tuple[str, ...], *extra: str) -> pd.Da
     """Sets shallowest first (then the rest by name), components as extracted."""
     if frame.empty:
         return frame
-    sets = [*order, *sorted(set(frame["stimulus_set"]) - set(order))]
+    sets = [*order, *(s for s in in_set_order(frame["stimulus_set"]) if s not in order)]
     rank = {
         "stimulus_set": lambda c: c.map({s: i for i, s in enumerate(sets)}),
         "component": lambda c: c.map({x: i for i, x in enumerate(COMPONENTS)}).fillna(

@@ -52,7 +52,7 @@ def inner_splits(groups: np.ndarray, n_inner: int) -> list[tuple[np.ndarray, np.
     return list(GroupKFold(n_splits=n_inner).split(groups, groups=groups))
 
 
-def group_permutations(groups: np.ndarray, *, n_perm: int, seed: int = 0) -> np.ndarray:
+def group_permutations(groups: np.ndarray, *, n_permutations: int, seed: int = 0) -> np.ndarray:
     """Row permutations that move whole groups onto groups of the same size.
 
     ``labels[perm[p]]`` is the ``p``-th null labelling: each group receives another group's
@@ -61,7 +61,7 @@ def group_permutations(groups: np.ndarray, *, n_perm: int, seed: int = 0) -> np.
 
     Returns
     -------
-    ndarray of shape (n_perm, n_rows)
+    ndarray of shape (n_permutations, n_rows)
     """
     groups = np.asarray(groups)
     rng = np.random.default_rng(seed)
@@ -71,8 +71,8 @@ def group_permutations(groups: np.ndarray, *, n_perm: int, seed: int = 0) -> np.
     by_size: dict[int, list] = {}
     for g, rows in members.items():
         by_size.setdefault(len(rows), []).append(g)
-    out = np.empty((n_perm, len(groups)), dtype=np.int64)
-    for p in range(n_perm):
+    out = np.empty((n_permutations, len(groups)), dtype=np.int64)
+    for p in range(n_permutations):
         for same in by_size.values():
             shuffled = rng.permutation(len(same))
             for g, h in zip(same, (same[i] for i in shuffled)):

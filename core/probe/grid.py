@@ -8,7 +8,7 @@ joblib, whose backend a user can switch to Ray or Dask (``joblib.parallel_config
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -34,44 +34,65 @@ class ProbeSettings:
     seed : fixes folds, permutations and halves.
     C : SVM regularisation (the paper's linear SVM, C=1).
     alphas : ridge grid; alpha is chosen per target by inner grouped CV.
-    n_inner : inner folds for choosing alpha.
-    n_perm : group-respecting label permutations for the null.
+    inner_folds : inner folds for choosing alpha.
+    permutations : group-respecting label permutations for the null.
     svm_null_layers : SVM nulls are refitted at this many evenly spaced layers per
         component (``None``: every layer); ridge nulls are nearly free and cover every
         layer.  A refitted SVM on permuted labels costs as much as the real fits times
-        ``n_perm``, and the null hardly changes with depth, so p-values and null bands
+        ``permutations``, and the null hardly changes with depth, so p-values and null bands
         pool the permutations over a component's layers (see ``core.probe.summary``).
-    n_half_splits : random halvings of the groups for split-half statistics (0 = none).
+    half_splits : random halvings of the groups for split-half statistics (0 = none).
     """
 
-    n_folds: int = 6
+    folds: int = 6
     seed: int = 0
     C: float = 1.0
     alphas: tuple[float, ...] = DEFAULT_ALPHAS
-    n_inner: int = 5
-    n_perm: int = 20
+    inner_folds: int = 5
+    permutations: int = 20
     svm_null_layers: int | None = 3
-    n_half_splits: int = 1
+    half_splits: int = 1
 
     def __post_init__(self):
         checks = [
-            (self.n_folds >= 2, f"n_folds={self.n_folds}: cross-validation needs at least 2 folds"),
+            (self.folds >= 2, f"folds={self.folds}: cross-validation needs at least 2 folds"),
             (self.C > 0, f"C={self.C}: the SVM's C must be positive"),
             (len(self.alphas) > 0 and min(self.alphas) > 0, "ridge alphas must be positive"),
-            (self.n_inner >= 2, f"n_inner={self.n_inner}: choosing alpha needs 2 inner folds"),
-            (self.n_perm >= 0, f"n_perm={self.n_perm}: permutations cannot be negative"),
+            (
+                self.inner_folds >= 2,
+                f"inner_folds={self.inner_folds}: choosing alpha needs 2 inner folds",
+            ),
+            (
+                self.permutations >= 0,
+                f"permutations={self.permutations} cannot be negative",
+            ),
             (
                 self.svm_null_layers is None or self.svm_null_layers >= 0,
                 f"svm_null_layers={self.svm_null_layers} cannot be negative",
             ),
-            (self.n_half_splits >= 0, f"n_half_splits={self.n_half_splits} cannot be negative"),
+            (self.half_splits >= 0, f"half_splits={self.half_splits} cannot be negative"),
+            (self.seed >= 0, f"seed={self.seed}: use a seed of 0 or more"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["alphas"] = list(self.alphas)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ProbeSettings:
+        """Inverse of :meth:`to_dict`; an unknown setting is refused by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown probe setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        if "alphas" in values:
+            values["alphas"] = tuple(float(a) for a in values["alphas"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -86,7 +107,7 @@ class _Plan:
     targets: list[_Target]
     groups: np.ndarray
     fold: np.ndarray
-    perms: np.ndarray
+    permutations: np.ndarray  # (n_permutations, n_rows): labels[p] is a null labelling
     halves: list[tuple[np.ndarray, np.ndarray]]  # (rows, fold id within those rows)
     settings: ProbeSettings
 
@@ -98,14 +119,16 @@ def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
         _Target(t, "ridge" if kind == "continuous" else "svm", stimuli.labels(t))
         for t, kind in stimuli.targets.items()
     ]
-    fold = outer_folds(groups, n_folds=settings.n_folds, seed=settings.seed)
-    perms = group_permutations(groups, n_perm=settings.n_perm, seed=settings.seed + 1)
+    fold = outer_folds(groups, n_folds=settings.folds, seed=settings.seed)
+    permutations = group_permutations(
+        groups, n_permutations=settings.permutations, seed=settings.seed + 1
+    )
     halves = []
-    for mask in group_halves(groups, n_splits=settings.n_half_splits, seed=settings.seed + 2):
+    for mask in group_halves(groups, n_splits=settings.half_splits, seed=settings.seed + 2):
         for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
-            n_folds = min(settings.n_folds, len(np.unique(groups[rows])))
+            n_folds = min(settings.folds, len(np.unique(groups[rows])))
             halves.append((rows, outer_folds(groups[rows], n_folds=n_folds, seed=settings.seed)))
-    return _Plan(targets, groups, fold, perms, halves, settings)
+    return _Plan(targets, groups, fold, permutations, halves, settings)
 
 
 def _cv_scores(
@@ -119,14 +142,14 @@ def _cv_scores(
 ) -> dict[str, dict]:
     """Fold scores of every target (and its permutations) over the given rows.
 
-    Returns ``{target: {"folds": {metric: (n_folds,)}, "null": (n_perm,)}}``; the null is
+    Returns ``{target: {"folds": {metric: (n_folds,)}, "null": (n_permutations,)}}``; the null is
     the fold mean of the primary metric under each permutation.
     """
     settings = plan.settings
     groups = plan.groups[rows]
     folds = np.unique(fold)
     none = np.empty((0, len(plan.groups)), dtype=np.int64)
-    perms = plan.perms if ridge_null or svm_null else none
+    perms = plan.permutations if ridge_null or svm_null else none
     out: dict[str, dict] = {}
     fold_scores = {t.name: {} for t in plan.targets}
     null_folds = {t.name: np.full((len(folds), len(perms)), np.nan) for t in plan.targets}
@@ -149,7 +172,7 @@ def _cv_scores(
                 Y,
                 groups,
                 alphas=np.asarray(settings.alphas),
-                n_inner=settings.n_inner,
+                n_inner=settings.inner_folds,
             )
             scores = metrics.score_all("ridge", Y[test], pred)
             n_t = len(ridge_targets)
@@ -192,7 +215,7 @@ def null_layers(n_layers: int, settings: ProbeSettings) -> list[int]:
     k = settings.svm_null_layers
     if k is None or k >= n_layers:
         return list(range(n_layers))
-    if k <= 0 or settings.n_perm == 0:
+    if k <= 0 or settings.permutations == 0:
         return []
     return sorted({int(np.rint(x)) for x in np.linspace(0, n_layers - 1, k)})
 
@@ -200,7 +223,7 @@ def null_layers(n_layers: int, settings: ProbeSettings) -> list[int]:
 def probe_cell(X: np.ndarray, plan: _Plan, *, svm_null: bool = True) -> dict:
     """All probes of one (component, layer) activation matrix ``X`` of shape (n, d)."""
     all_rows = np.arange(len(plan.groups))
-    with_null = plan.settings.n_perm > 0
+    with_null = plan.settings.permutations > 0
     full = _cv_scores(
         X, all_rows, plan.fold, plan, ridge_null=with_null, svm_null=with_null and svm_null
     )
@@ -323,31 +346,3 @@ def probe_grid(
             if on_cell is not None:
                 on_cell(cell, output, len(results), len(cells))
     return _tables({cell: results[cell] for cell in cells}, plan)
-
-
-def cell_to_json(result: dict) -> dict:
-    """A cell result as plain lists, to keep on disk between runs."""
-
-    def convert(value):
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        return np.asarray(value, dtype=float).tolist()
-
-    return convert(result)
-
-
-def cell_from_json(data: dict) -> dict:
-    """Inverse of :func:`cell_to_json`."""
-
-    def target(res: dict) -> dict:
-        return {
-            "folds": {m: np.asarray(v, dtype=float) for m, v in res["folds"].items()},
-            "null": np.asarray(res["null"], dtype=float),
-        }
-
-    return {
-        "full": {t: target(r) for t, r in data["full"].items()},
-        "halves": [{t: target(r) for t, r in half.items()} for half in data["halves"]],
-    }

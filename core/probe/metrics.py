@@ -11,6 +11,7 @@ import numpy as np
 CLASSIFICATION = ("balanced_accuracy", "accuracy")
 REGRESSION = ("pearson_r", "r2")
 PRIMARY = {"svm": "balanced_accuracy", "ridge": "pearson_r"}
+BY_PROBE = {"svm": CLASSIFICATION, "ridge": REGRESSION}
 
 
 def accuracy(y: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.probe.grid import ProbeResults
-from core.probe.metrics import PRIMARY
+from core.probe.metrics import CLASSIFICATION, PRIMARY
 
 KEYS = ["target", "component", "layer", "metric"]
 
@@ -36,7 +36,7 @@ def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
     out["is_primary"] = out["metric"] == out["probe"].map(PRIMARY)
 
     def chance(row) -> float:
-        if row.metric in ("balanced_accuracy", "accuracy"):
+        if row.metric in CLASSIFICATION:
             return float(targets.loc[row.target, f"chance_{row.metric}"])
         return 0.0
 
@@ -70,5 +70,5 @@ def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
         for column in ("null_mean", "null_sd", "null_lo", "null_hi", "p_value"):
             out[column] = np.nan
         out["n_null"] = 0
-    out["n_perm"] = results.settings.n_perm
+    out["n_perm"] = results.settings.permutations
     return out

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from core.names import in_set_order
 from core.paths import cache_dir
 from core.stimuli.schema import StimulusError, StimulusSet, read_csv, validate
 
@@ -21,13 +22,7 @@ DERIVED: dict[str, Callable[[], object]] = {}
 
 def builtin_names() -> list[str]:
     """Built-in sets: the paper's four first, then any variants."""
-    files = {p.stem for p in DATA.glob("*.csv")}
-    names = sorted(
-        files | set(DERIVED),
-        key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)],
-    )
-    order = ["items", "pairs", "analogies", "buried"]
-    return [n for n in order if n in names] + [n for n in names if n not in order]
+    return in_set_order({p.stem for p in DATA.glob("*.csv")} | set(DERIVED))
 
 
 def _uploads() -> Path:

@@ -75,10 +75,6 @@ class StimulusSet:
     def groups(self) -> np.ndarray:
         return self.frame["group"].to_numpy()
 
-    @property
-    def meta_columns(self) -> list[str]:
-        return [c for c in self.frame.columns if c.startswith(META_PREFIX)]
-
     def labels(self, target: str) -> np.ndarray:
         """Labels of one target: float for continuous, int codes for the others."""
         col = self.frame[target]
@@ -114,6 +110,12 @@ class StimulusSet:
         """Hash of what the model sees (texts and pooling spans): the activation cache key."""
         payload = [[t, list(map(list, s))] for t, s in zip(self.texts, self.spans)]
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:16]
+
+    def words(self) -> list[str]:
+        """Per row, the pooled target words in order, ``|``-separated (empty: the whole text)."""
+        return [
+            "|".join(text[a:b] for a, b in spans) for text, spans in zip(self.texts, self.spans)
+        ]
 
     def subset(self, rows: np.ndarray | list[int], name: str | None = None) -> StimulusSet:
         """The same set restricted to ``rows`` (used for small real-model tests and halves)."""

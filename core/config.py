@@ -1,0 +1,147 @@
+"""What a run does, as one typed, validated record: from the Run page or the CLI to the solver.
+
+:class:`RunConfig` is the only place a run's settings are checked.  The command line and the
+app both build one; the app's job runner sends it to the background process as JSON
+(:meth:`RunConfig.to_dict` / :meth:`RunConfig.from_dict`), so a setting keeps one name and
+one type from the page to the probe solver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from core.errors import ConfigError
+from core.lm.identity import DTYPES, QUANTIZATIONS
+from core.names import COMPONENTS, POOLINGS
+from core.probe import ProbeSettings
+from core.probe.backends import BACKENDS as JOBLIB_BACKENDS
+
+EXTRACTION_BACKENDS: tuple[str, ...] = ("hooks", "nnsight")
+STORE_DTYPES: tuple[str, ...] = ("float32", "float16")
+
+
+def _one_of(name: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} '{value}'; use one of {', '.join(map(str, allowed))}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run does; recorded with its results.
+
+    Attributes
+    ----------
+    model : str
+        Alias, hub id, local directory or GGUF path.
+    stimuli : str
+        Built-in set, upload name or CSV path.
+    poolings : tuple of str
+        One result per pooling, all from one forward pass (:data:`core.names.POOLINGS`).
+    label : str, optional
+        The model's name in the results (default: ``model``), e.g. to keep a bfloat16 and
+        a float32 run of one model apart.
+    dtype, quantization, device_map, max_memory
+        How the model is loaded.
+    store_dtype : {"float32", "float16"}
+        How activations are kept on disk.
+    components : tuple of str
+        Which of resid_pre, attn_out, mlp_out to extract and probe.
+    probe : ProbeSettings
+        Folds, C, alphas, permutations, half splits (validated by :class:`ProbeSettings`).
+    jobs : int
+        Probe cells fitted in parallel (-1: all cores).
+    joblib_backend : str
+        ``loky`` here; ``ray`` or ``dask`` on a cluster.
+    batch_tokens, max_batch : int
+        Extraction batch budget (padded tokens, texts).
+    chunk_items : int
+        Texts per saved extraction chunk (the resume granularity).
+    force : bool
+        Recompute probes even when a matching result is stored.
+    db : str, optional
+        The results database (default ``cache/strata.duckdb``).
+    backend : {"hooks", "nnsight"}
+        PyTorch forward hooks, or the same modules traced with nnsight.
+    remote : bool
+        Run the model on NDIF through nnsight (hub ids only; needs NDIF_API_KEY).
+    chat_template : bool
+        Wrap each text in the tokenizer's chat template as a user turn.
+    """
+
+    model: str
+    stimuli: str
+    poolings: tuple[str, ...] = ("mean",)
+    label: str | None = None
+    dtype: str = "float32"
+    quantization: str = "none"
+    device_map: str | dict | None = None
+    max_memory: dict | None = None
+    store_dtype: str = "float32"
+    components: tuple[str, ...] = COMPONENTS
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    jobs: int = -1
+    joblib_backend: str = "loky"
+    batch_tokens: int = 8192
+    max_batch: int = 64
+    chunk_items: int = 512
+    force: bool = False
+    db: str | None = None
+    backend: str = "hooks"
+    remote: bool = False
+    chat_template: bool = False
+
+    def __post_init__(self):
+        if not self.poolings:
+            raise ConfigError("choose at least one pooling")
+        for pooling in self.poolings:
+            _one_of("pooling", pooling, POOLINGS)
+        if not self.components:
+            raise ConfigError("choose at least one component")
+        for component in self.components:
+            _one_of("component", component, COMPONENTS)
+        _one_of("dtype", self.dtype, DTYPES)
+        _one_of("quantization", self.quantization, QUANTIZATIONS)
+        _one_of("store dtype", self.store_dtype, STORE_DTYPES)
+        _one_of("backend", self.backend, EXTRACTION_BACKENDS)
+        _one_of("joblib backend", self.joblib_backend, JOBLIB_BACKENDS)
+        if self.remote and self.backend != "nnsight":
+            raise ConfigError("remote execution runs through nnsight: add --backend nnsight")
+        for name in ("batch_tokens", "max_batch", "chunk_items"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.jobs == 0 or self.jobs < -1:
+            raise ConfigError(f"jobs={self.jobs}: use a positive number, or -1 for all cores")
+
+    @property
+    def name(self) -> str:
+        """The model's name in the results."""
+        return self.label or self.model
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values (the job runner's wire format)."""
+        out = asdict(self)
+        out["poolings"] = list(self.poolings)
+        out["components"] = list(self.components)
+        out["probe"] = self.probe.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """Inverse of :meth:`to_dict`; validates like the constructor.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown setting or a value out of range.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown run setting(s): {', '.join(unknown)}")
+        values = dict(data)
+        for name in ("poolings", "components"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if isinstance(values.get("probe"), dict):
+            values["probe"] = ProbeSettings.from_dict(values["probe"])
+        return cls(**values)

@@ -1,0 +1,34 @@
+"""The names every stage shares, defined once: components, poolings, the built-in sets' order.
+
+The component names follow TransformerLens's hook grammar (``blocks.{l}.hook_resid_pre``,
+``hook_attn_out``, ``hook_mlp_out``), in the order they run inside a block; a test pins them.
+"""
+
+from __future__ import annotations
+
+import re
+
+COMPONENTS: tuple[str, ...] = ("resid_pre", "attn_out", "mlp_out")
+"""``resid_pre[l]``: the residual stream entering block ``l``; ``attn_out[l]`` and
+``mlp_out[l]``: what block ``l``'s attention and MLP sublayers add to it."""
+
+POOLINGS: tuple[str, ...] = ("mean", "last", "mean_skip0")
+"""How a text's token vectors become one vector (see :mod:`core.lm.tokens`)."""
+
+SET_ORDER: tuple[str, ...] = ("items", "pairs", "analogies", "buried")
+"""The paper's experiments, shallowest expected first: how sets are listed everywhere."""
+
+HIERARCHY: tuple[str, ...] = SET_ORDER[:3]
+"""The order the hierarchy test asks about: items < pairs < analogies."""
+
+
+def _natural(name: str) -> list:
+    """``buried-25`` before ``buried-100``: digits compare as numbers."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
+
+
+def in_set_order(names) -> list[str]:
+    """Stimulus-set names with the paper's sets first, in :data:`SET_ORDER`, then the rest."""
+    names = set(names)
+    rest = sorted(names - set(SET_ORDER), key=_natural)
+    return [s for s in SET_ORDER if s in names] + rest

@@ -1,0 +1,160 @@
+"""Data for the views: database rows shaped for the figure builders (no Streamlit here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import StrataError
+from core.names import COMPONENTS
+from core.paths import cache_dir, default_db, models_dir
+from core.storage import memo, store
+from core.storage.activations import ActivationCache
+
+
+def curves(
+    db: str | Path | None,
+    *,
+    model: str | list[str],
+    stimulus_set: str | list[str],
+    pooling: str,
+    components: list[str] | tuple[str, ...],
+    targets: list[str] | None = None,
+    metric: str = "primary",
+) -> pd.DataFrame:
+    """``probe_scores`` rows of the chosen curves, with ``relative_depth`` = l / (L-1).
+
+    ``metric="primary"`` takes each probe's primary metric (balanced accuracy for SVM
+    targets, Pearson r for ridge targets).
+    """
+    frame = store.query(
+        db,
+        "probe_scores",
+        model=model,
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        component=list(components),
+        target=targets,
+    )
+    frame = frame[frame["is_primary"]] if metric == "primary" else frame[frame["metric"] == metric]
+    frame = frame.copy()
+    frame["relative_depth"] = frame["layer"] / (frame["n_layers"] - 1).clip(lower=1)
+    return frame.sort_values(["model", "stimulus_set", "target", "component", "layer"])
+
+
+def targets_of(db, *, model: str, stimulus_set: str, pooling: str) -> pd.DataFrame:
+    """The targets of a stored result, in stimulus-file order, with their kind and probe."""
+    frame = store.query(db, "targets", model=model, stimulus_set=stimulus_set, pooling=pooling)
+    return frame.sort_values("position") if not frame.empty else frame
+
+
+def cache_status(db: str | Path | None = None) -> dict:
+    """What is on disk: converted models, activation entries, the database."""
+    entries = ActivationCache().entries()
+    models = [p for p in models_dir().iterdir() if (p / "config.json").is_file()]
+    path = Path(db) if db is not None else default_db()
+    return {
+        "cache_dir": str(cache_dir()),
+        "converted_models": sorted(p.name for p in models),
+        "converted_bytes": int(sum(f.stat().st_size for p in models for f in p.glob("*"))),
+        "activation_entries": len(entries),
+        "activation_bytes": int(sum(e["bytes"] for e in entries)),
+        "activations": pd.DataFrame(
+            [
+                {
+                    "model": e.get("model", {}).get("name"),
+                    "stimulus_set": e.get("stimulus_set"),
+                    "pooling": e.get("pooling"),
+                    "items": len(e.get("item_ids", [])),
+                    "MB": round(e["bytes"] / 1e6, 1),
+                }
+                for e in entries
+            ]
+        ),
+        "db_path": str(path),
+        "db_bytes": path.stat().st_size if path.exists() else 0,
+    }
+
+
+def with_significance(scores: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Shade-able significance: BH over the layers × components of each target's curve."""
+    from core.analysis import mark_significant
+
+    if scores.empty:
+        return scores.assign(q_value=pd.Series(dtype=float), significant=pd.Series(dtype=bool))
+    return mark_significant(scores, alpha=alpha)
+
+
+def mean_curves(
+    db, *, model: str | list[str], stimulus_sets: list[str], pooling: str, components
+) -> pd.DataFrame:
+    """Mean normalised curve over each set's targets (0 = chance, 1 = perfect)."""
+    from core.analysis import mean_curve
+
+    scores = curves(
+        db, model=model, stimulus_set=stimulus_sets, pooling=pooling, components=components
+    )
+    if scores.empty:
+        return scores
+    return mean_curve(scores)
+
+
+def fold_rows(db, **filters) -> pd.DataFrame:
+    """``fold_scores`` of the chosen curves."""
+    return store.query(db, "fold_scores", **filters)
+
+
+def half_rows(db, **filters) -> pd.DataFrame:
+    """``half_scores`` (per-half curves for the split-half estimator)."""
+    return store.query(db, "half_scores", **filters)
+
+
+def cached_activations(db, *, model: str, stimulus_set: str, pooling: str):
+    """The activations behind a stored result, if they are on this machine (never extracts).
+
+    Returns ``None`` when the result came from elsewhere (imported) or the cache was cleared.
+    """
+    run = store.latest_run(db, model, stimulus_set, pooling)
+    if run is None or not run.get("activation_key"):
+        return None
+    return ActivationCache().load(run["activation_key"], verify=False)
+
+
+def findings(
+    db,
+    *,
+    model: str,
+    pooling: str = "mean",
+    components: list[str] | tuple[str, ...] = COMPONENTS,
+    stimulus_sets: list[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Peaks, double peaks, anti-persistence and the hierarchy of one model's stored sets.
+
+    Computed by :func:`core.analysis.findings.findings` and kept in the analysis cache, so
+    a second call (another app session, the CLI's ``report``) reads it back.
+
+    Raises
+    ------
+    StrataError
+        When the database holds no results of ``model`` with ``pooling``.
+    """
+    from core.analysis.findings import findings as compute
+
+    scores = curves(
+        db, model=model, stimulus_set=stimulus_sets, pooling=pooling, components=components
+    )
+    if scores.empty:
+        raise StrataError(
+            f"no results for model '{model}' with pooling '{pooling}' "
+            "(see `python -m core results`)"
+        )
+    filters = dict(
+        model=model,
+        stimulus_set=sorted(scores["stimulus_set"].unique()),
+        pooling=pooling,
+        component=list(components),
+    )
+    folds = store.query(db, "fold_scores", **filters)
+    halves = store.query(db, "half_scores", **filters)
+    return memo.cached(db, compute, scores, folds, halves)

@@ -1,0 +1,122 @@
+"""Double peaks: detected peaks and the valley between, tested against a single-peaked null."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis import double_peak, find_curve_peaks
+from core.analysis.findings import mean_fold_curve
+from core.present import plots, views
+from core.storage import memo
+from ui import figure
+from ui.data import token
+from ui.page import guarded, need_results, setup
+from ui.state import MEAN, page_param, pick_curve, set_page_param
+
+selection, index = setup(
+    "Double peaks",
+    "A double peak is claimed only when the dip between two peaks is larger than the best "
+    "single-peaked curve plus the same fold noise would give (p < 0.05, 200 simulations).",
+)
+need_results(selection, index)
+pooling, stimulus_set = selection.pooling, selection.stimulus_set
+models = [m for m in (selection.model, selection.model2) if m]
+targets = guarded(
+    views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
+)
+c1, c2, c3 = st.columns([2, 1, 1])
+target = pick_curve(targets["target"].tolist(), key="dp_target", container=c1)
+smooth = c2.slider("Smoothing (layers)", 0.0, 3.0, float(page_param("smooth", "1.0")), 0.5)
+set_page_param("smooth", str(smooth))
+factor = c3.slider("Min. prominence (× fold SE)", 0.5, 5.0, float(page_param("prom", "2.0")), 0.5)
+set_page_param("prom", str(factor))
+
+
+@st.cache_data(show_spinner="Testing for double peaks…", max_entries=128)
+def analyse(state: str, model: str, target: str, component: str, smooth: float, factor: float):
+    filters = dict(model=model, stimulus_set=stimulus_set, pooling=pooling)
+    scores = views.curves(
+        None, **filters, components=[component], targets=None if target == MEAN else [target]
+    )
+    folds = views.fold_rows(
+        None, **filters, component=component, target=list(scores["target"].unique())
+    )
+    if target == MEAN:
+        curve, folds = mean_fold_curve(scores, folds)
+    else:
+        curve, folds = scores, folds[folds["metric"] == scores["metric"].iloc[0]]
+    verdict = memo.cached(None, double_peak, curve, folds, smooth=smooth, se_factor=factor)
+    peaks = find_curve_peaks(curve, smooth=smooth, se_factor=factor)
+    return curve, verdict, peaks
+
+
+rows, curves, marks = [], [], []
+
+for model in models:
+    for component in selection.components:
+        try:
+            curve, verdict, peaks = analyse(token(), model, target, component, smooth, factor)
+        except (KeyError, IndexError, ValueError):
+            continue
+        if curve.empty:
+            continue
+        curve = curve.assign(model=model, component=component)
+        curves.append(curve)
+        v = verdict.iloc[0]
+        rows.append({"model": model, "component": component, **v.to_dict()})
+        keep = [
+            (v["peak1_layer"], "peak"),
+            (v["peak2_layer"], "peak"),
+            (v["valley_layer"], "valley"),
+        ]
+        for layer, kind in keep:
+            if pd.notna(layer):
+                point = curve[curve["layer"] == int(layer)].iloc[0]
+                marks.append(
+                    {
+                        "model": model,
+                        "component": component,
+                        "layer": int(layer),
+                        "relative_depth": point["relative_depth"],
+                        "score": point["score"],
+                        "kind": kind,
+                    }
+                )
+if not curves:
+    st.warning("No curve for this selection.")
+    st.stop()
+data = pd.concat(curves, ignore_index=True)
+x = "relative_depth" if len(models) > 1 else "layer"
+fig = plots.layer_curves(
+    data,
+    x=x,
+    color="model" if len(models) > 1 else "component",
+    dash="component" if len(models) > 1 else None,
+    significant=None,
+    null_band=target != MEAN,
+    title=f"{' vs '.join(models)} · {stimulus_set} · {target}",
+    metric="normalized" if target == MEAN else data["metric"].iloc[0],
+    presentation=selection.presentation,
+)
+marked = pd.DataFrame(marks)
+if not marked.empty:
+    plots.mark_points(fig, marked, x=x)
+figure.show(fig, data, name=f"double-peaks-{stimulus_set}-{target}", key="peaks")
+table = pd.DataFrame(rows)
+st.subheader("Peaks and valleys")
+for row in table.itertuples():
+    if row.verdict == "double peak":
+        st.markdown(
+            f"- **{row.model} · {row.component}**: double peak at layers "
+            f"{row.peak1_layer:.0f} and {row.peak2_layer:.0f} (relative depth "
+            f"{row.peak1_depth:.2f}, {row.peak2_depth:.2f}), valley at {row.valley_layer:.0f}, "
+            f"dip {row.dip:.3f} (p = {row.p_value:.3f})."
+        )
+    else:
+        st.markdown(
+            f"- **{row.model} · {row.component}**: {row.verdict}"
+            + (f" (dip {row.dip:.3f}, p = {row.p_value:.2f})" if pd.notna(row.dip) else "")
+            + ": no double peak."
+        )
+st.dataframe(table.round(3), hide_index=True, width="stretch")

@@ -1,0 +1,145 @@
+"""Run: choose a model and stimulus sets, start extraction and probing in the background."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.config import RunConfig
+from core.errors import StrataError, first_line
+from core.lm import ALIASES, DEFAULT_MODEL, identify
+from core.names import COMPONENTS, HIERARCHY, POOLINGS
+from core.probe import ProbeSettings
+from core.stimuli import builtin_names, upload_names
+from ui import jobs
+from ui.page import setup
+
+setup(
+    "Run",
+    "Extract every layer's resid_pre, attn_out and mlp_out and probe them. Runs go on in the "
+    "background (close the tab if you like); a run already done returns at once from the cache.",
+)
+
+OTHER = "another model (hub id, directory or .gguf)"
+with st.form("run"):
+    left, right = st.columns(2)
+    choice = left.selectbox(
+        "Model",
+        [*ALIASES, OTHER],
+        index=list(ALIASES).index(DEFAULT_MODEL),
+        key="run_model",
+        format_func=lambda a: f"{a} — {ALIASES[a].description}" if a in ALIASES else a,
+    )
+    custom = left.text_input(
+        "Hub id, model directory or .gguf path",
+        key="run_custom",
+        placeholder="meta-llama/Llama-3.2-3B-Instruct",
+        help="Used when 'another model' is chosen. Hub models are read from the local "
+        "Hugging Face cache; nothing is downloaded here.",
+    )
+    label = left.text_input("Name in the results (optional)", placeholder="default: the model")
+    dtype = left.selectbox("dtype", ["float32", "bfloat16", "float16"])
+    sets = right.multiselect(
+        "Stimulus sets",
+        builtin_names() + upload_names(),
+        default=[s for s in HIERARCHY if s in builtin_names()],
+    )
+    components = right.multiselect("Components", list(COMPONENTS), default=list(COMPONENTS))
+    poolings = right.multiselect(
+        "Pooling",
+        list(POOLINGS),
+        default=["mean"],
+        help="mean: over the target words' tokens; last: the final token; mean_skip0: mean "
+        "without position 0 (the attention sink)",
+    )
+    c1, c2, c3 = right.columns(3)
+    defaults = ProbeSettings()
+    permutations = c1.number_input(
+        "Permutations", 0, 1000, defaults.permutations, help="label permutations for the null"
+    )
+    svm_null_layers = c2.number_input(
+        "SVM null layers",
+        0,
+        200,
+        defaults.svm_null_layers or 0,
+        help="layers whose SVM nulls are refitted (0: all)",
+    )
+    half_splits = c3.number_input(
+        "Half splits", 0, 20, defaults.half_splits, help="for split-half anti-persistence"
+    )
+    submitted = st.form_submit_button(
+        "Start", type="primary", icon=":material/play_arrow:", key="run_start"
+    )
+
+if submitted:
+    model = custom.strip() if choice == OTHER else choice
+    problems = []
+    if not model:
+        problems.append("give a hub id, directory or .gguf path for 'another model'")
+    if not sets:
+        problems.append("choose at least one stimulus set")
+    configs = []
+    if model and not problems:
+        try:
+            identify(model)
+            probe = ProbeSettings(
+                permutations=int(permutations),
+                svm_null_layers=int(svm_null_layers) or None,
+                half_splits=int(half_splits),
+            )
+            configs = [
+                RunConfig(
+                    model=model,
+                    stimuli=name,
+                    poolings=tuple(poolings),
+                    components=tuple(components),
+                    dtype=dtype,
+                    label=label.strip() or None,
+                    probe=probe,
+                )
+                for name in sets
+            ]
+        except StrataError as exc:
+            problems.append(first_line(exc))
+    if problems:
+        for problem in problems:
+            st.error(problem)
+    else:
+        jobs.start(configs)
+        st.toast(f"started {model} × {', '.join(sets)}", icon=":material/rocket_launch:")
+
+STAGE_WORDS = {
+    "load": "loading the model",
+    "extract": "extracting activations",
+    "probe": "probing layer × component cells",
+    "store": "writing results",
+}
+
+
+@st.fragment(run_every=1.0)
+def progress() -> None:
+    st.subheader("Runs")
+    recent = jobs.recent(limit=8)
+    if not recent:
+        st.caption("No runs yet.")
+        return
+    for job in recent:
+        box = st.container(border=True)
+        started = time.strftime("%H:%M:%S", time.localtime(job.started))
+        box.markdown(f"**{job.title}** · started {started} · `{job.job_id}`")
+        if job.state == "running":
+            stage = STAGE_WORDS.get(job.stage, "starting")
+            if job.n_steps > 1:
+                stage = f"run {job.step} of {job.n_steps}: {stage}"
+            fraction = job.done / job.total if job.total else 0.0
+            eta = f", about {job.eta_s:.0f} s left in this stage" if job.eta_s else ""
+            box.progress(min(fraction, 1.0), text=f"{stage}: {job.done}/{job.total}{eta}")
+        elif job.state == "done":
+            took = f" in {job.finished - job.started:.0f} s" if job.finished else ""
+            box.success(f"finished{took}", icon=":material/check_circle:")
+        else:
+            box.error(job.error or "the run failed", icon=":material/error:")
+
+
+progress()

@@ -1,0 +1,178 @@
+"""The results database: contract columns, idempotent writes, versions, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import duckdb
+import pandas as pd
+import pytest
+
+from core.storage import store
+
+CONTRACT = {
+    "model": "VARCHAR",
+    "stimulus_set": "VARCHAR",
+    "pooling": "VARCHAR",
+    "target": "VARCHAR",
+    "component": "VARCHAR",
+    "layer": "INTEGER",
+    "n_layers": "INTEGER",
+    "probe": "VARCHAR",
+    "metric": "VARCHAR",
+    "score": "DOUBLE",
+    "score_se": "DOUBLE",
+}
+
+
+def _scores(n_layers=3, value=0.7):
+    rows = []
+    for layer in range(n_layers):
+        for component in ("resid_pre", "attn_out", "mlp_out"):
+            rows.append(
+                dict(
+                    target="t",
+                    component=component,
+                    layer=layer,
+                    n_layers=n_layers,
+                    probe="svm",
+                    metric="balanced_accuracy",
+                    score=value,
+                    score_se=0.01,
+                    chance=0.5,
+                    null_mean=0.5,
+                    null_sd=0.02,
+                    null_lo=0.46,
+                    null_hi=0.54,
+                    p_value=0.01,
+                    n_perm=99,
+                    n_null=99,
+                    n_folds=6,
+                    is_primary=True,
+                    run_id="r",
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def _run(run_id="r", model="m"):
+    return {
+        "run_id": run_id,
+        "model": model,
+        "stimulus_set": "s",
+        "pooling": "mean",
+        "n_layers": 3,
+        "settings": {"n_perm": 99},
+        "versions": {"strata": "x"},
+    }
+
+
+def _write(db, value=0.7, run_id="r", model="m"):
+    scores = _scores(value=value).assign(run_id=run_id)
+    store.write_run(db, run=_run(run_id, model), tables={"probe_scores": scores})
+
+
+def test_contract_columns(tmp_path):
+    db = tmp_path / "r.duckdb"
+    _write(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        types = {r[0]: r[1] for r in con.execute("DESCRIBE probe_scores").fetchall()}
+    for column, kind in CONTRACT.items():
+        assert types[column] == kind
+
+
+def test_writing_the_same_result_twice_replaces_it(tmp_path):
+    db = tmp_path / "r.duckdb"
+    _write(db, value=0.6, run_id="a")
+    _write(db, value=0.8, run_id="b")
+    scores = store.query(db, "probe_scores")
+    assert len(scores) == 9 and set(scores["score"]) == {0.8}
+    assert store.latest_run(db, "m", "s", "mean")["run_id"] == "b"
+    assert store.latest_run(db, "m", "s", "mean")["settings"] == {"n_perm": 99}
+
+
+def test_newer_schema_is_refused_older_is_migrated(tmp_path):
+    db = tmp_path / "r.duckdb"
+    _write(db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE strata_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(store.StoreError, match="schema version 99, made by a newer Strata"):
+        store.ensure_schema(db)
+    with pytest.raises(store.StoreError, match="newer Strata"):
+        _write(db)
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # version 0: an empty file from before the schema
+    store.ensure_schema(old)
+    with duckdb.connect(str(old), read_only=True) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    bad = tmp_path / "junk.duckdb"
+    bad.write_bytes(b"this is not a duckdb file" * 100)
+    with pytest.raises(store.StoreError, match="cannot open results database"):
+        store.query(bad, "probe_scores")
+
+
+def test_export_and_import_merge_results(tmp_path):
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    _write(a, model="big", run_id="x")
+    _write(b, model="small", run_id="y")
+    out = tmp_path / "travel.duckdb"
+    assert store.export_results(a, out) == 1
+    keys = store.import_results(b, out)
+    assert keys == [("big", "s", "mean")]
+    assert set(store.results_index(b)["model"]) == {"big", "small"}
+    assert store.latest_run(b, "big", "s", "mean")["run_id"] == "x"
+    with pytest.raises(store.StoreError, match="exists"):
+        store.export_results(a, out)
+
+
+def _reader(db, seconds, queue):
+    seen, errors = set(), []
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            frame = store.query(db, "probe_scores")
+            if len(frame):
+                assert len(frame) == 9, len(frame)  # never a half-written run
+                seen.add(float(frame["score"].iloc[0]))
+        except Exception as exc:
+            errors.append(repr(exc))
+    queue.put((sorted(seen), errors))
+
+
+def _writer(db, values, queue):
+    errors = []
+    for i, value in enumerate(values):
+        try:
+            _write(db, value=value, run_id=f"w{value}-{i}")
+        except Exception as exc:
+            errors.append(repr(exc))
+    queue.put(errors)
+
+
+def test_readers_and_two_writers_in_parallel_processes(tmp_path):
+    db = tmp_path / "r.duckdb"
+    _write(db, value=0.5)
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    readers = [ctx.Process(target=_reader, args=(db, 6, queue)) for _ in range(3)]
+    writers = [
+        ctx.Process(target=_writer, args=(db, [0.6 + 0.01 * i] * 5, queue)) for i in range(2)
+    ]
+    for p in readers + writers:
+        p.start()
+    results = [queue.get(timeout=120) for _ in readers + writers]
+    for p in readers + writers:
+        p.join(timeout=60)
+    reader_results = [r for r in results if isinstance(r, tuple)]
+    writer_errors = [r for r in results if isinstance(r, list)]
+    assert all(errors == [] for errors in writer_errors), writer_errors
+    for seen, errors in reader_results:
+        assert errors == [], errors[:3]
+        assert seen  # readers kept reading while writers wrote
+    final = store.query(db, "probe_scores")
+    assert len(final) == 9 and final["score"].iloc[0] in (0.6, 0.61)
+    assert len(store.query(db, "runs")) == 11  # every write landed, none lost

@@ -1,0 +1,132 @@
+"""The app in a real headless Chromium: every page renders without an exception.
+
+Starts ``streamlit run app.py`` as ``make app`` does, on real results, opens every page,
+fails on any Streamlit exception box, and saves a screenshot of each page to
+``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = ["home", "run", "findings", "curves", "peaks", "compare", "coordination", "stimuli"]
+CHARTS = ("home", "findings", "curves", "peaks", "compare", "coordination")
+QUERY = "?model=smollm2-135m&model2=gemma3-270m&set=items&pooling=mean"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(app_cache):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: make test installs it (scripts/install-system.sh)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "STRATA_CACHE": str(app_cache)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _settle(page, timeout: float = 180) -> None:
+    """Wait until the page's script has drawn its title and stopped running."""
+    page.wait_for_selector("h1", timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if not running:
+            quiet_since = quiet_since or time.time()
+            if time.time() - quiet_since > 2.5:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.25)
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_page_renders_without_exception(server, browser, slug):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # tall enough that a screenshot shows most of a page (Streamlit scrolls inside its own
+    # container, so full_page alone captures only the viewport)
+    page = browser.new_page(viewport={"width": 1440, "height": 2400})
+    try:
+        path = "" if slug == "home" else slug  # the default page lives at the root
+        page.goto(f"{server}/{path}{QUERY}", wait_until="domcontentloaded")
+        if slug in CHARTS:
+            page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+        _settle(page)
+        page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
+        exceptions = page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert page.get_by_text("Page not found").count() == 0
+        if slug in CHARTS:
+            assert page.locator(".js-plotly-plot").count() >= 1
+    finally:
+        page.close()
