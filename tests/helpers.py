@@ -84,3 +84,14 @@ def subset_csv(tmp_path: Path, n: int = 36) -> Path:
     path = tmp_path / "small.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def assert_close_activations(a: dict, b: dict, rtol: float = 1e-4) -> None:
+    """``{pooling: {component: array}}`` equal to a relative tolerance of the largest value."""
+    import numpy as np
+
+    for pooling in a:
+        for component, values in a[pooling].items():
+            ref = b[pooling][component]
+            rel = np.abs(values - ref).max() / np.abs(ref).max()
+            assert rel < rtol, (pooling, component, rel)

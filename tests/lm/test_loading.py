@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from core import lm as models
 from core.lm import loading
 from core.lm.extract import extract
-from tests.helpers import items_subset
+from tests.helpers import assert_close_activations, items_subset
 
 
 def test_memory_estimate_refuses_a_model_that_cannot_fit(tiny_model_dir, monkeypatch):
     monkeypatch.setattr(loading, "_available_bytes", lambda: 1000)
     with pytest.raises(models.ModelError, match=r"needs about .* GiB .* free"):
         models.load(str(tiny_model_dir("llama")))
-
-
-def _close(a: dict, b: dict, rtol=1e-4) -> None:
-    for pooling in a:
-        for component, values in a[pooling].items():
-            ref = b[pooling][component]
-            rel = np.abs(values - ref).max() / np.abs(ref).max()
-            assert rel < rtol, (pooling, component, rel)
 
 
 @pytest.mark.slow
@@ -35,7 +26,7 @@ def test_offload_split_equals_unsplit(smollm2, tmp_path):
     assert split.info.device_map != "cpu"
     assert any(getattr(m, "_hf_hook", None) is not None for m in split.base.modules())
     stimuli = items_subset(12)
-    _close(
+    assert_close_activations(
         extract(split, stimuli, poolings=("mean", "last")),
         extract(smollm2, stimuli, poolings=("mean", "last")),
     )

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from core import lm as models
 from core.lm.extract import extract
-from tests.helpers import items_subset
-
-
-def _close(a: dict, b: dict, rtol=1e-4) -> None:
-    for pooling in a:
-        for component, values in a[pooling].items():
-            ref = b[pooling][component]
-            rel = np.abs(values - ref).max() / np.abs(ref).max()
-            assert rel < rtol, (pooling, component, rel)
+from tests.helpers import assert_close_activations, items_subset
 
 
 @pytest.mark.slow
@@ -23,14 +14,15 @@ def test_nnsight_local_equals_plain_hooks(smollm2):
     pytest.importorskip("nnsight")
     stimuli = items_subset(12)
     traced = extract(smollm2, stimuli, poolings=("mean", "last"), backend="nnsight", max_batch=5)
-    _close(traced, extract(smollm2, stimuli, poolings=("mean", "last")), rtol=1e-5)
+    plain = extract(smollm2, stimuli, poolings=("mean", "last"))
+    assert_close_activations(traced, plain, rtol=1e-5)
 
 
 @pytest.mark.slow
 def test_nnsight_on_gemma_reads_the_post_norms(gemma3):
     pytest.importorskip("nnsight")
     stimuli = items_subset(6)
-    _close(
+    assert_close_activations(
         extract(gemma3, stimuli, poolings=("last",), backend="nnsight"),
         extract(gemma3, stimuli, poolings=("last",)),
         rtol=1e-5,
