@@ -129,10 +129,12 @@ def _config(args, stimuli: str, *, poolings: list[str]):
 
 
 def _cmd_run(args) -> None:
-    from core.pipeline import run
+    from core.pipeline import prepare, run
 
-    # every set's settings are checked before the first set does any work
+    # every set's settings and inputs are checked before the first set does any work
     configs = [_config(args, stimuli, poolings=args.pooling) for stimuli in args.stimuli]
+    for config in configs:
+        prepare(config)
     bars = _Bars(args.quiet)
     try:
         for config in configs:
@@ -158,8 +160,10 @@ def _cmd_export(args) -> None:
 
 
 def _cmd_results(args) -> None:
-    from core.storage.store import results_index
+    from core.storage.store import check_exists, results_index
 
+    if args.db is not None:  # a mistyped --db must not read as "no results yet"
+        check_exists(args.db)
     frame = results_index(args.db)
     if frame.empty:
         print("no results yet: run `python -m core run --model smollm2-135m --stimuli items`")
@@ -168,9 +172,16 @@ def _cmd_results(args) -> None:
 
 
 def _cmd_report(args) -> None:
+    from core.export import check_out_dir
     from core.present.report import text
     from core.present.views import findings
+    from core.safe_csv import to_csv
+    from core.storage.store import check_exists
 
+    if args.db is not None:
+        check_exists(args.db)
+    if args.out:
+        check_out_dir(args.out)
     tables = findings(
         args.db, model=args.model, pooling=args.pooling, components=tuple(args.components)
     )
@@ -178,8 +189,8 @@ def _cmd_report(args) -> None:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, table in tables.items():
-            table.to_csv(out / f"{name}.csv", index=False)
+        for name, table in tables.items():  # safe to open in a spreadsheet
+            to_csv(table, out / f"{name}.csv")
         print(f"tables written to {out}/", file=sys.stderr)
 
 

@@ -21,9 +21,11 @@ import pandas as pd
 
 from core.config import RunConfig
 from core.lm import extract, identify, load, plan_tokens
+from core.lm.budget import check_extraction
 from core.lm.identity import ModelId
 from core.lm.loading import LoadedModel
 from core.lm.tokens import TokenPlan, batches
+from core.paths import cache_dir
 from core.probe import probe_grid
 from core.probe.summary import summarize
 from core.provenance import machine, versions
@@ -32,6 +34,7 @@ from core.stimuli import load as load_stimuli
 from core.storage import store
 from core.storage.activations import ActivationCache, Activations, activation_key
 from core.storage.cells import CellStore
+from core.workers import bind_to_parent
 
 STAGES: tuple[str, ...] = ("load", "extract", "probe", "store")
 Progress = Callable[[str, int, int], None]
@@ -96,6 +99,58 @@ def _probe_key(act_key: str, stimuli: StimulusSet, config: RunConfig) -> str:
             "settings": config.probe.to_dict(),
             "components": list(config.components),
         }
+    )
+
+
+# --------------------------------------------------------------------------- checks
+@dataclass(frozen=True)
+class Prepared:
+    """What :func:`prepare` checked and found: the run's inputs, ready to use."""
+
+    stimuli: StimulusSet
+    model: ModelId
+    keys: dict[str, str]  # pooling -> activation cache key
+
+
+def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
+    """Everything a run can refuse, checked before any work: nothing is loaded or written.
+
+    The results database (with ``results``): its folder exists and the file is new or a
+    readable Strata database no newer than this one.  The stimuli: read and validated for
+    the run's folds.  The model: resolved and fingerprinted.  And when activations must be
+    extracted: the memory and disk their arrays need, and every text's token count against
+    the model's context, from its config and tokenizer alone.
+
+    Raises
+    ------
+    StoreError, StimulusError, ModelError, ExtractionError
+        One line naming the problem.
+    """
+    if results:
+        store.check_writable(config.db)
+    stimuli = load_stimuli(config.stimuli, n_folds=config.probe.folds)
+    model = model_id(config)
+    keys = activation_keys(config, stimuli, model)
+    cache = ActivationCache()
+    _check_extraction(config, stimuli, model, [p for p in keys if not cache.has(keys[p])])
+    return Prepared(stimuli=stimuli, model=model, keys=keys)
+
+
+def _check_extraction(
+    config: RunConfig, stimuli: StimulusSet, model: ModelId, poolings: list[str]
+) -> None:
+    """Memory, disk and token lengths of the poolings to extract, before the model loads."""
+    if not poolings or config.remote:  # a remote model's config is not on this machine
+        return
+    check_extraction(
+        model,
+        stimuli,
+        poolings=poolings,
+        components=config.components,
+        store_dtype=config.store_dtype,
+        chat_template=config.chat_template,
+        cache_root=cache_dir(),
+        weights_in_memory=config.device_map in (None, "cpu"),
     )
 
 
@@ -230,8 +285,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     """
     progress = progress or _silent
     timings: dict[str, float] = {}
-    stimuli = load_stimuli(config.stimuli, n_folds=config.probe.folds)
-    keys = activation_keys(config, stimuli, model_id(config))
+    prepared = prepare(config)
+    stimuli, keys = prepared.stimuli, prepared.keys
+    bind_to_parent()  # probe workers exit with this run, however it ends
     probe_keys = {p: _probe_key(k, stimuli, config) for p, k in keys.items()}
     report = RunReport(
         model=config.name,
@@ -373,8 +429,11 @@ def activations_for(
         Arrays of shape (n_items, n_layers, d_model) per component, rows in stimulus order.
     """
     pooling = config.poolings[0]
-    key = activation_keys(config, stimuli, model_id(config))[pooling]
+    model = model_id(config)
+    key = activation_keys(config, stimuli, model)[pooling]
     cache = ActivationCache()
+    if not cache.has(key):
+        _check_extraction(config, stimuli, model, [pooling])
     entry = cache.load(key)
     if entry is not None and _has_components(entry, config):
         return entry

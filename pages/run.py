@@ -8,8 +8,9 @@ import streamlit as st
 
 from core.config import RunConfig
 from core.errors import StrataError, first_line
-from core.lm import ALIASES, DEFAULT_MODEL, identify
+from core.lm import ALIASES, DEFAULT_MODEL
 from core.names import COMPONENTS, HIERARCHY, POOLINGS
+from core.pipeline import prepare
 from core.probe import ProbeSettings
 from core.stimuli import builtin_names, upload_names
 from ui import jobs
@@ -82,7 +83,6 @@ if submitted:
     configs = []
     if model and not problems:
         try:
-            identify(model)
             probe = ProbeSettings(
                 permutations=int(permutations),
                 svm_null_layers=int(svm_null_layers) or None,
@@ -100,6 +100,9 @@ if submitted:
                 )
                 for name in sets
             ]
+            with st.spinner("Checking the model, the sets and what the run needs…"):
+                for config in configs:  # refused here, not minutes later in the background
+                    prepare(config)
         except StrataError as exc:
             problems.append(first_line(exc))
     if problems:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.present.plots import to_image
+from core.safe_csv import to_csv
 
 
 def _slug(text: str) -> str:
@@ -50,10 +51,10 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> N
 
 
 def csv_button(data: pd.DataFrame, *, name: str, key: str, container=st) -> None:
-    """A table's data as a CSV download."""
+    """A table's data as a CSV download, safe to open in a spreadsheet (no formulas run)."""
     container.download_button(
         "CSV",
-        data=data.to_csv(index=False),
+        data=to_csv(data),
         file_name=f"{_slug(name)}.csv",
         mime="text/csv",
         key=f"csv_{key}",

@@ -172,12 +172,14 @@ class _Recorder:
 
 def _run(folder: Path) -> bool:
     """Inside the job's process: run each config in order, keep a structured result."""
-    from core.pipeline import run
+    from core.pipeline import prepare, run
 
     job = json.loads((folder / "job.json").read_text())
     reports, error = [], None
     try:
         configs = [RunConfig.from_dict(c) for c in job["configs"]]
+        for config in configs:  # every set's inputs, before the first does any work
+            prepare(config)
         for step, config in enumerate(configs, start=1):
             report = run(config, progress=_Recorder(folder / "progress.json", step))
             reports.append(report.to_dict())

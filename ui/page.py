@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import StrataError, first_line
+from core.storage import store
 from ui import data
 from ui.state import Selection, sidebar
 
@@ -15,11 +16,19 @@ def setup(title: str, caption: str | None = None) -> tuple[Selection, pd.DataFra
     st.title(title)
     if caption:
         st.caption(caption)
+    notice = st.empty()
+    if store.writing(None):  # reads wait for the writer: say why the page is slow
+        notice.info(
+            "A run is writing its results to the database; the page waits for it to finish.",
+            icon=":material/hourglass_top:",
+        )
     try:
         index = data.index()
     except StrataError as exc:
+        notice.empty()
         st.error(first_line(exc))
         st.stop()
+    notice.empty()
     return sidebar(index), index
 
 

@@ -51,10 +51,15 @@ def model_directory(model_id: ModelId) -> Path:
     return hub_snapshot(ModelSpec(model_id.name, "hub", model_id.source, commit))
 
 
+def converted_dir(gguf: Path) -> Path:
+    """Where a GGUF's dequantised weights are (or will be) kept: ``cache/models/<stem>-<hash>``."""
+    return models_dir() / f"{gguf.stem}-{file_sha256(gguf)[:12]}"
+
+
 def _converted_gguf(gguf: Path) -> Path:
     """Dequantise a GGUF once into ``cache/models/``; later loads read the saved weights."""
+    target = converted_dir(gguf)
     digest = file_sha256(gguf)
-    target = models_dir() / f"{gguf.stem}-{digest[:12]}"
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
     import torch

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,24 @@ def _uploads() -> Path:
     return path
 
 
+# An upload is kept as ``<name>-<16 hex digits of its content hash>.csv``.
+_UPLOAD_FILE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})-[0-9a-f]{16}\.csv$")
+
+
+def _upload_files(name: str | None = None) -> list[Path]:
+    """Kept uploads, all or of exactly ``name`` (never a longer name it is a prefix of:
+    ``good`` is not ``good-v2``), oldest first."""
+    files = []
+    for path in _uploads().glob("*.csv"):
+        match = _UPLOAD_FILE.match(path.name)
+        if match and (name is None or match["name"] == name):
+            files.append(path)
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
 def upload_names() -> list[str]:
-    """Names of uploaded sets (the newest upload of a name wins)."""
-    return sorted({p.name.rsplit("-", 1)[0] for p in _uploads().glob("*.csv")})
+    """Names of uploaded sets."""
+    return sorted({_UPLOAD_FILE.match(p.name)["name"] for p in _upload_files()})
 
 
 def save_upload(data: bytes, name: str, *, n_folds: int = 6) -> StimulusSet:
@@ -47,6 +63,11 @@ def save_upload(data: bytes, name: str, *, n_folds: int = 6) -> StimulusSet:
             f"'{name}' cannot name an upload: use letters, digits, '.', '_' or '-' "
             "(at most 64) and not a built-in set's name"
         )
+    if n_folds < 2:
+        raise StimulusError(
+            f"folds={n_folds}: cross-validation needs at least 2 folds "
+            "(the set is checked for the folds it will be run with)"
+        )
     if len(data) > MAX_UPLOAD_BYTES:
         raise StimulusError(
             f"the file is {len(data) / 1e6:.1f} MB; "
@@ -55,12 +76,13 @@ def save_upload(data: bytes, name: str, *, n_folds: int = 6) -> StimulusSet:
     stimuli = validate(read_csv(data), name=name, n_folds=n_folds)
     digest = hashlib.sha256(data).hexdigest()[:16]
     folder = _uploads()
-    for old in folder.glob(f"{name}-*.csv"):
-        old.unlink()
+    previous = [p for p in _upload_files(name) if p.name != f"{name}-{digest}.csv"]
     target = folder / f"{name}-{digest}.csv"
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     tmp.replace(target)
+    for old in previous:  # only once the new one is in place
+        old.unlink(missing_ok=True)
     return stimuli
 
 
@@ -78,8 +100,8 @@ def load(name: str, *, n_folds: int = 6) -> StimulusSet:
     if _NAME.match(name) and builtin.exists():
         return validate(read_csv(str(builtin)), name=name, n_folds=n_folds)
     if _NAME.match(name):
-        uploaded = sorted(_uploads().glob(f"{name}-*.csv"))
-        if uploaded:
+        uploaded = _upload_files(name)
+        if uploaded:  # the newest upload of the name
             return validate(read_csv(str(uploaded[-1])), name=name, n_folds=n_folds)
     path = Path(name)
     if path.suffix.lower() == ".csv":

@@ -222,6 +222,13 @@ def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet
     if dupes:
         raise _err(None, dupes[0], "appears twice in the header")
 
+    for col in columns:  # a NUL is never text: a binary file, or a string cut short downstream
+        if "\x00" in col:
+            raise _err(None, col.replace("\x00", "\\x00"), "the header contains a NUL byte")
+        nul = frame.index[frame[col].str.contains("\x00", regex=False)]
+        if len(nul):
+            raise _err(int(nul[0]) + 1, col, "contains a NUL byte (\\x00); is it a text file?")
+
     frame = frame.copy()
     for col in REQUIRED:
         frame[col] = frame[col].str.strip()

@@ -9,7 +9,9 @@ never reads a stale entry, and an identical one hits.
 
 The cache sits in its own file so that writing it never changes the results database
 (whose state keys the app's query caches) nor travels with ``export-results``.  It is a
-cache: when its file is busy or damaged the analysis is computed and returned anyway.
+cache: when its file is busy the analysis is computed and returned anyway; when it is
+damaged (a failed block checksum, a truncated file: never taken for busy) the file is
+dropped with a warning naming the damage, and rebuilt.
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import numpy as np
 import pandas as pd
 
+from core.errors import first_line
 from core.paths import default_db
 from core.storage import store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", pd.DataFrame, dict)
 MAX_ENTRIES = 5000
+ROLE = "analysis cache"  # how store's messages name this file
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (
     key TEXT PRIMARY KEY, name TEXT NOT NULL, params TEXT,
@@ -99,7 +104,7 @@ def _decode(blob: bytes) -> pd.DataFrame | dict:
 def _get(path: Path, key: str):
     if not path.exists():
         return None
-    with store.connect(path, read_only=False, timeout=2.0, check_version=False) as con:
+    with store.connect(path, read_only=False, timeout=2.0, check_version=False, role=ROLE) as con:
         con.execute(_SCHEMA)
         row = con.execute("SELECT result FROM analyses WHERE key = ?", [key]).fetchone()
     return None if row is None else _decode(row[0])
@@ -107,7 +112,7 @@ def _get(path: Path, key: str):
 
 def _put(path: Path, key: str, name: str, params: str, result) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with store.connect(path, read_only=False, timeout=2.0, check_version=False) as con:
+    with store.connect(path, read_only=False, timeout=2.0, check_version=False, role=ROLE) as con:
         con.execute(_SCHEMA)
         now = datetime.now(UTC).replace(tzinfo=None)
         con.execute(
@@ -135,10 +140,11 @@ def cached(db: str | Path | None, fn: Callable[..., T], *args, **kwargs) -> T:
     key = key_of(fn, args, kwargs)
     try:
         hit = _get(path, key)
-    except store.StoreBusy:
+    except store.StoreBusy:  # another process is writing it: compute, do not wait
         hit = None
-    except (store.StoreError, OSError, ValueError, KeyError) as exc:
-        log.warning("analysis cache %s is damaged (%s); starting it afresh", path, exc)
+    except (store.StoreError, duckdb.Error, OSError, ValueError, KeyError) as exc:
+        # damaged (named by store), or an entry that does not decode: never used
+        log.warning("%s; starting the analysis cache afresh", first_line(exc))
         clear(db)
         hit = None
     if hit is not None:
@@ -150,8 +156,8 @@ def cached(db: str | Path | None, fn: Callable[..., T], *args, **kwargs) -> T:
     )
     try:
         _put(path, key, f"{fn.__module__}.{fn.__qualname__}", params, result)
-    except (store.StoreError, OSError, ValueError) as exc:
-        log.warning("analysis cache %s not written (%s)", path, exc)
+    except (store.StoreError, duckdb.Error, OSError, ValueError) as exc:
+        log.warning("analysis cache %s not written (%s)", path, first_line(exc))
     return result
 
 

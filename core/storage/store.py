@@ -4,12 +4,21 @@ DuckDB lets one process write a file, or several read it, never both at once.  S
 connection is held open: every read and write opens, works and closes, retrying while
 another process has the file; writers also take a lock file, so two runs queue instead of
 failing.  A run's rows replace the previous run of the same (model, stimulus_set, pooling)
-in one transaction: readers see the old rows or the new ones, never half.
+in one short transaction (every frame is prepared before it begins): readers see the old
+rows or the new ones, never half.
+
+Reading never writes.  A missing file reads as an empty database, and one made by an older
+Strata is read through views over the file opened read-only (its missing tables read as
+empty); only a write migrates it.  A DuckDB file that is not Strata's (tables but no
+``strata_meta``) is refused untouched, by readers and writers alike.  A damaged file is
+named as damaged, never reported as busy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import json
 import os
 import time
@@ -20,19 +29,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from core.errors import StrataError
 from core.paths import default_db
+from core.storage import dbfile
+
+# the errors callers catch live with the file handling; re-exported here
+from core.storage.dbfile import StoreBusy as StoreBusy
+from core.storage.dbfile import StoreDamaged as StoreDamaged
+from core.storage.dbfile import StoreError as StoreError
 
 SCHEMA_VERSION = 2
 RESULT_KEY = ("model", "stimulus_set", "pooling")
-
-
-class StoreError(StrataError, RuntimeError):
-    """The results database is busy, damaged or from a newer Strata."""
-
-
-class StoreBusy(StoreError):
-    """Another process kept the database (or its writer lock) past the timeout."""
 
 
 # Each migration takes a database at version i to i+1.  Version 0 is an empty file.
@@ -112,9 +118,122 @@ RESULT_TABLES = (
 )
 
 
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "used by another" in text
+# Tables a stored result may hold beside them (read through views for an older file).
+KNOWN_TABLES = (*RESULT_TABLES, "runs")
+
+
+def _newer(path: Path, version: int, role: str = "results database") -> StoreError:
+    return StoreError(
+        f"{role} '{path}' has schema version {version}, made by a newer Strata; "
+        f"this one reads up to version {SCHEMA_VERSION}: upgrade Strata or use another --db"
+    )
+
+
+def _foreign(path: Path, role: str) -> StoreError:
+    return StoreError(
+        f"{role} '{path}' is a DuckDB file but not Strata's (it has tables and no "
+        "strata_meta table); it was left untouched: use another file"
+    )
+
+
+# --------------------------------------------------------------------------- opening
+def _path(db: str | Path | None) -> Path:
+    return Path(db) if db is not None else default_db()
+
+
+def schema_version(con: duckdb.DuckDBPyConnection, *, catalog: str | None = None) -> int | None:
+    """The Strata schema version of a database: 0 without any table, ``None`` when it has
+    tables but no ``strata_meta`` (a DuckDB file that is not Strata's)."""
+    tables = dbfile.tables(con, catalog)
+    if not tables:
+        return 0
+    if "strata_meta" not in tables:
+        return None
+    prefix = f"{catalog}." if catalog else ""
+    row = con.execute(
+        f"SELECT value FROM {prefix}strata_meta WHERE key = 'schema_version'"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _version(con, path: Path, role: str, catalog: str | None = None) -> int:
+    """:func:`schema_version`, refusing a foreign or newer file and naming a damaged one."""
+    try:
+        version = schema_version(con, catalog=catalog)
+    except duckdb.Error as exc:
+        if dbfile.is_damage(exc):
+            raise dbfile.damaged(path, role, exc) from None
+        raise
+    if version is None:
+        raise _foreign(path, role)
+    if version > SCHEMA_VERSION:
+        raise _newer(path, version, role)
+    return version
+
+
+def _empty_schema() -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the current schema and no rows."""
+    con = duckdb.connect(":memory:")
+    for step in _MIGRATIONS:
+        con.execute(step)
+    return con
+
+
+@functools.cache
+def _columns() -> dict[str, list[tuple[str, str]]]:
+    """(name, type) of every column of every known table, in the current schema."""
+    con = _empty_schema()
+    try:
+        return {
+            t: [(r[0], r[1]) for r in con.execute(f"DESCRIBE {t}").fetchall()] for t in KNOWN_TABLES
+        }
+    finally:
+        con.close()
+
+
+def _read_older(path: Path | None, *, timeout: float, role: str) -> duckdb.DuckDBPyConnection:
+    """Read a missing file, or one made by an older Strata, without writing to it.
+
+    An in-memory database holds the current schema; each table the file has is replaced by
+    a view over the file (attached read-only), its columns added since read as NULL.
+    """
+    con = _empty_schema()
+    if path is None:
+        return con
+    try:
+        dbfile.attach(con, path, "src", timeout=timeout, role=role)
+        present = dbfile.tables(con, "src")
+        for table in KNOWN_TABLES:
+            if table not in present:
+                continue
+            have = {r[0] for r in con.execute(f"DESCRIBE src.{table}").fetchall()}
+            select = ", ".join(
+                f'"{name}"' if name in have else f'CAST(NULL AS {kind}) AS "{name}"'
+                for name, kind in _columns()[table]
+            )
+            con.execute(f"DROP TABLE {table}")
+            con.execute(f"CREATE VIEW {table} AS SELECT {select} FROM src.{table}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _reader(path: Path, *, timeout: float, role: str) -> duckdb.DuckDBPyConnection:
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return _read_older(None, timeout=timeout, role=role)  # nothing stored yet
+    if path.is_dir():
+        raise StoreError(f"{role} '{path}' is a folder, not a database file")
+    con = dbfile.open_file(path, read_only=True, timeout=timeout, role=role)
+    try:
+        version = _version(con, path, role)
+    except BaseException:
+        con.close()
+        raise
+    if version == SCHEMA_VERSION:
+        return con
+    con.close()
+    return _read_older(path, timeout=timeout, role=role)
 
 
 @contextmanager
@@ -124,47 +243,85 @@ def connect(
     read_only: bool = True,
     timeout: float = 60.0,
     check_version: bool = True,
+    role: str = "results database",
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the database briefly, retrying while another process holds it.
 
-    A reader first brings a missing or older database up to the current schema, and
-    refuses one made by a newer Strata.
+    A reader (``read_only`` with ``check_version``) sees the current schema whatever the
+    file: a missing file reads as empty, an older one through views; nothing is written.
+
+    Parameters
+    ----------
+    role : str, default="results database"
+        What the file is to the command, for the messages ("results file", "analysis
+        cache").
 
     Raises
     ------
+    StoreBusy
+        When the file stays busy for ``timeout`` seconds.
+    StoreDamaged
+        When it is damaged (also when the damage shows while reading it) or not DuckDB's.
     StoreError
-        When the file stays busy for ``timeout`` seconds, is not a DuckDB database, or
-        has a newer schema.
+        When it is not Strata's or has a newer schema.
     """
-    path = Path(db) if db is not None else default_db()
+    path = _path(db)
     if read_only and check_version:
-        ensure_schema(path)
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.Error as exc:
-            if not _is_lock_error(exc):
-                raise StoreError(f"cannot open results database '{path}': {exc}") from None
-            if time.monotonic() > deadline:
-                raise StoreBusy(
-                    f"results database '{path}' stayed busy for {timeout:.0f} s "
-                    "(another run is writing); try again when it has finished"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+        con = _reader(path, timeout=timeout, role=role)
+    else:
+        con = dbfile.open_file(path, read_only=read_only, timeout=timeout, role=role)
     try:
         yield con
+    except duckdb.Error as exc:
+        if dbfile.is_damage(exc):
+            raise dbfile.damaged(path, role, exc) from None
+        raise
     finally:
         con.close()
 
 
+def check_exists(db: str | Path | None = None, *, role: str = "results database") -> Path:
+    """Refuse a database file that is not there (a mistyped --db reads as "no results")."""
+    path = _path(db)
+    if not path.is_file():
+        raise StoreError(
+            f"{role} '{path}' does not exist" + (" (it is a folder)" if path.is_dir() else "")
+        )
+    return path
+
+
+def check_writable(db: str | Path | None = None) -> Path:
+    """What a write command checks before any work: a file it may create or migrate.
+
+    The folder must exist (a --db into a missing folder is refused, never created), and an
+    existing file must be a Strata database (or a new, empty one) no newer than this Strata.
+    Nothing is written.
+
+    Raises
+    ------
+    StoreError
+        Naming the problem.
+    """
+    path = _path(db)
+    if path.is_dir():
+        raise StoreError(f"results database '{path}' is a folder; give a file name in it")
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"the folder of results database '{path}' does not exist: create it first "
+            "(Strata does not create folders for --db)"
+        )
+    if not os.access(path.parent, os.W_OK):
+        raise StoreError(f"cannot write results database '{path}': its folder is read-only")
+    if path.exists() and path.stat().st_size > 0:
+        with connect(path, read_only=True, check_version=False) as con:
+            _version(con, path, "results database")
+    return path
+
+
+# --------------------------------------------------------------------------- writing
 @contextmanager
 def _writer_lock(path: Path, timeout: float) -> Iterator[None]:
     """One writer at a time across processes; the next one waits its turn."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:
@@ -184,36 +341,44 @@ def _writer_lock(path: Path, timeout: float) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def writing(db: str | Path | None = None) -> bool:
+    """Whether a run holds the writer lock now, so a read would wait (the app says so).
+
+    Asks the lock file without creating it; nothing is written.
+    """
+    try:
+        fd = os.open(f"{_path(db)}.lock", os.O_RDONLY)
+    except OSError:
+        return False  # never written by a run: nobody is writing
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def writer(db: str | Path | None = None, *, timeout: float = 600.0):
-    """A read-write connection inside the cross-process writer lock, schema up to date."""
-    path = Path(db) if db is not None else default_db()
-    with _writer_lock(path, timeout), connect(path, read_only=False, timeout=timeout) as con:
-        _migrate(con, path)
-        yield con
+    """A read-write connection inside the cross-process writer lock, schema up to date.
 
-
-def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "strata_meta" not in tables:
-        return 0
-    row = con.execute("SELECT value FROM strata_meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _newer(path: Path, version: int) -> StoreError:
-    return StoreError(
-        f"results database '{path}' has schema version {version}, made by a newer Strata; "
-        f"this one reads up to version {SCHEMA_VERSION}: upgrade Strata or use another --db"
-    )
+    Checked first (:func:`check_writable`): a foreign, newer or damaged file is refused
+    before anything is written to it.
+    """
+    path = check_writable(db)
+    with _writer_lock(path, timeout):
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()  # an empty file holds nothing, and DuckDB cannot open it
+        with connect(path, read_only=False, timeout=timeout) as con:
+            _migrate(con, path)
+            yield con
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    version = schema_version(con)
-    if version > SCHEMA_VERSION:
-        raise _newer(path, version)
+    version = _version(con, path, "results database")
     if version == SCHEMA_VERSION:
         return
     con.execute("BEGIN TRANSACTION")
@@ -231,23 +396,28 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def ensure_schema(db: str | Path | None = None) -> None:
-    """Create or migrate the database (a no-op when it is current).
+    """Create or migrate the database for writing (a no-op when it is current).
 
     Raises
     ------
     StoreError
-        For a database made by a newer Strata, or a file that is not a DuckDB database.
+        For a database made by a newer Strata, a foreign or damaged file.
     """
-    path = Path(db) if db is not None else default_db()
-    if path.exists():
+    path = _path(db)
+    if path.is_file() and path.stat().st_size > 0:
         with connect(path, read_only=True, check_version=False) as con:
-            version = schema_version(con)
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise _newer(path, version)
+            if _version(con, path, "results database") == SCHEMA_VERSION:
+                return
     with writer(path):
         pass
+
+
+def _prepare(table: str, frame: pd.DataFrame, key: list) -> pd.DataFrame:
+    """A frame with the result key added and the table's columns in order (before BEGIN)."""
+    if table not in RESULT_TABLES:
+        raise ValueError(f"unknown result table {table}")
+    frame = frame.assign(**dict(zip(RESULT_KEY, key)))
+    return frame[[name for name, _ in _columns()[table]]]
 
 
 def write_run(
@@ -259,9 +429,14 @@ def write_run(
     """Replace one (model, stimulus_set, pooling) result with a new run, atomically.
 
     ``tables`` maps table names in :data:`RESULT_TABLES` to frames holding every column
-    except the result key, which comes from ``run``.
+    except the result key, which comes from ``run``.  Everything is prepared before the
+    transaction begins, so readers wait only for the deletes and inserts themselves.
     """
     key = [run[k] for k in RESULT_KEY]
+    frames = {table: _prepare(table, frame, key) for table, frame in tables.items()}
+    row = {k: _jsonable(v) for k, v in run.items()}
+    run_columns = [name for name, _ in _columns()["runs"]]
+    values = [row.get(c) for c in run_columns]
     with writer(db) as con:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -270,21 +445,14 @@ def write_run(
                     f"DELETE FROM {table} WHERE model = ? AND stimulus_set = ? AND pooling = ?", key
                 )
             _fault_point("store")
-            for table, frame in tables.items():
-                if table not in RESULT_TABLES:
-                    raise ValueError(f"unknown result table {table}")
-                frame = frame.assign(**dict(zip(RESULT_KEY, key)))
-                columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
-                frame = frame[columns]
+            for table, frame in frames.items():
                 con.register("incoming", frame)
                 con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
                 con.unregister("incoming")
-            row = {k: _jsonable(v) for k, v in run.items()}
-            columns = [c[0] for c in con.execute("DESCRIBE runs").fetchall()]
             con.execute(
-                f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                [row.get(c) for c in columns],
+                f"INSERT OR REPLACE INTO runs ({', '.join(run_columns)}) "
+                f"VALUES ({', '.join('?' for _ in run_columns)})",
+                values,
             )
             con.execute("COMMIT")
         except Exception:
@@ -324,7 +492,7 @@ def _where(filters: dict) -> tuple[str, list]:
 
 def query(db: str | Path | None, table: str, **filters) -> pd.DataFrame:
     """Rows of a result table, filtered by equality (a list means any of)."""
-    if table not in (*RESULT_TABLES, "runs"):
+    if table not in KNOWN_TABLES:
         raise ValueError(f"unknown table {table}")
     where, params = _where(filters)
     with connect(db) as con:
@@ -368,7 +536,7 @@ def latest_run(db: str | Path | None, model: str, stimulus_set: str, pooling: st
 
 def state_token(db: str | Path | None = None) -> str:
     """Changes whenever a write commits: the key for the app's query caches."""
-    path = Path(db) if db is not None else default_db()
+    path = _path(db)
     parts = []
     for file in (path, Path(f"{path}.wal")):
         if file.exists():
@@ -378,71 +546,118 @@ def state_token(db: str | Path | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- travel
+def _source_version(source: Path, role: str) -> int:
+    """Check a file that is only read (export's database, import's file); nothing written."""
+    with connect(source, read_only=True, check_version=False, role=role) as con:
+        return _version(con, source, role)
+
+
 def export_results(db: str | Path | None, out: str | Path, **filters) -> int:
     """Copy results (all, or filtered by model/stimulus_set/pooling) into a new DuckDB file.
 
+    The source is only read (an older Strata's file included: the tables it has are
+    copied).  The new file is written under a temporary name and renamed when complete.
     Returns the number of results (model × stimulus set × pooling) written.
+
+    Raises
+    ------
+    StoreError
+        When ``out`` exists or its folder does not, or the source is missing, foreign,
+        damaged or newer.
     """
     out = Path(out)
     if out.exists():
         raise StoreError(f"'{out}' exists; choose a new file name for the export")
-    ensure_schema(out)
-    source = Path(db) if db is not None else default_db()
+    if not out.parent.is_dir():
+        raise StoreError(f"the folder of '{out}' does not exist: create it first")
+    source = check_exists(db)
+    _source_version(source, "results database")
     where, params = _where(filters)
-    with writer(out) as con:
-        con.execute(f"ATTACH '{_sql_path(source)}' AS src (READ_ONLY)")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
         try:
+            _migrate(con, tmp)
+            dbfile.attach(con, source, "src", timeout=60.0, role="results database")
+            present = dbfile.tables(con, "src")
             con.execute("BEGIN TRANSACTION")
             for table in RESULT_TABLES:
-                con.execute(f"INSERT INTO {table} SELECT * FROM src.{table}{where}", params)
-            con.execute(
-                "INSERT INTO runs SELECT * FROM src.runs WHERE run_id IN "
-                "(SELECT DISTINCT run_id FROM probe_scores)"
-            )
+                if table in present:
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}{where}", params
+                    )
+            if "runs" in present:
+                con.execute(
+                    "INSERT INTO runs BY NAME SELECT * FROM src.runs WHERE run_id IN "
+                    "(SELECT DISTINCT run_id FROM probe_scores)"
+                )
             con.execute("COMMIT")
             n = con.execute(
                 "SELECT count(*) FROM "
                 "(SELECT DISTINCT model, stimulus_set, pooling FROM probe_scores)"
             ).fetchone()[0]
-        finally:
             con.execute("DETACH src")
+        except duckdb.Error as exc:
+            if dbfile.is_damage(exc):
+                raise dbfile.damaged(source, "results database", exc) from None
+            raise
+        finally:
+            con.close()
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
     return int(n)
 
 
 def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str, str, str]]:
     """Merge another results file into this one; its results replace ours of the same key.
 
-    Provenance travels with the runs table (machine, versions, backend).  Returns the
-    merged (model, stimulus_set, pooling) keys.
+    The source is only read: a file made by an older Strata is merged from the tables it
+    has, and a result it lacks a table for loses that table's old rows here too (a result
+    is replaced as a whole).  Provenance travels with the runs table (machine, versions,
+    backend).  Returns the merged (model, stimulus_set, pooling) keys.
+
+    Raises
+    ------
+    StoreError
+        When the source is missing, the database itself, foreign, damaged or newer.
     """
-    source = Path(source)
-    if not source.is_file():
-        raise StoreError(f"results file '{source}' does not exist")
-    with connect(source, check_version=False) as con:
-        version = schema_version(con)
-    if version > SCHEMA_VERSION:
-        raise _newer(source, version)
-    if version < SCHEMA_VERSION:
-        ensure_schema(source)
-    with writer(db) as con:
-        con.execute(f"ATTACH '{_sql_path(source)}' AS src (READ_ONLY)")
+    source = check_exists(source, role="results file")
+    target = _path(db)
+    if target.exists() and os.path.samefile(source, target):
+        raise StoreError(f"'{source}' is the results database itself; import another file into it")
+    if _source_version(source, "results file") == 0:
+        raise StoreError(f"results file '{source}' holds no Strata results (it has no tables)")
+    with writer(target) as con:
+        dbfile.attach(con, source, "src", timeout=60.0, role="results file")
         try:
-            keys = con.execute(
-                "SELECT DISTINCT model, stimulus_set, pooling FROM src.probe_scores ORDER BY ALL"
-            ).fetchall()
+            present = dbfile.tables(con, "src")
+            keys = (
+                con.execute(
+                    "SELECT DISTINCT model, stimulus_set, pooling FROM src.probe_scores "
+                    "ORDER BY ALL"
+                ).fetchall()
+                if "probe_scores" in present
+                else []
+            )
             con.execute("BEGIN TRANSACTION")
-            for table in RESULT_TABLES:
+            for table in RESULT_TABLES if keys else ():
                 con.execute(
                     f"DELETE FROM {table} WHERE (model, stimulus_set, pooling) IN "
                     "(SELECT DISTINCT model, stimulus_set, pooling FROM src.probe_scores)"
                 )
-                con.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
-            con.execute("INSERT OR REPLACE INTO runs SELECT * FROM src.runs")
+                if table in present:
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}")
+            if keys and "runs" in present:
+                con.execute("INSERT OR REPLACE INTO runs BY NAME SELECT * FROM src.runs")
             con.execute("COMMIT")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):  # none open when ATTACH's reads failed
+                con.execute("ROLLBACK")
+            if dbfile.is_damage(exc):
+                raise dbfile.damaged(source, "results file", exc) from None
+            raise
         finally:
             con.execute("DETACH src")
     return [tuple(k) for k in keys]
-
-
-def _sql_path(path: Path) -> str:
-    return str(path.resolve()).replace("'", "''")

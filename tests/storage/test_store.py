@@ -111,7 +111,7 @@ def test_newer_schema_is_refused_older_is_migrated(tmp_path):
 def test_not_a_database_is_a_clear_error(tmp_path):
     bad = tmp_path / "junk.duckdb"
     bad.write_bytes(b"this is not a duckdb file" * 100)
-    with pytest.raises(store.StoreError, match="cannot open results database"):
+    with pytest.raises(store.StoreError, match="is not a DuckDB database file"):
         store.query(bad, "probe_scores")
 
 

@@ -1,0 +1,152 @@
+"""A DuckDB file opened briefly and safely: busy, damaged and foreign files told apart.
+
+DuckDB lets one process write a file, or several read it, never both at once, and says
+so with "Could not set lock on file ...: Conflicting lock is held".  Only those words mean
+busy: a failed block checksum, a truncated file or a file that is not DuckDB's is damage,
+named as such, never waited on.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from core.errors import StrataError, first_line
+
+
+class StoreError(StrataError, RuntimeError):
+    """The results database is busy, damaged, foreign, missing or from a newer Strata."""
+
+
+class StoreBusy(StoreError):
+    """Another process kept the database (or its writer lock) past the timeout."""
+
+
+class StoreDamaged(StoreError):
+    """The file fails DuckDB's block checksums, is truncated, or is not a DuckDB file."""
+
+
+# What to do about a damaged file, by what the file is to the command.
+_REMEDY = {
+    "results database": "restore it from a copy or use another --db",
+    "results file": "copy it again from where it was made",
+    "analysis cache": "it is rebuilt on demand",
+}
+
+
+# --------------------------------------------------------------------------- errors
+def is_lock_error(exc: Exception) -> bool:
+    """Another process holds the file: DuckDB's own words for its lock, nothing looser.
+
+    (Matching "lock" alone took "checksum ... in block at location 4096", a damaged
+    file, for a busy one.)
+    """
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and (
+        "could not set lock" in text
+        or "conflicting lock" in text
+        or "being used by another process" in text
+    )
+
+
+def is_damage(exc: Exception) -> bool:
+    """A failed block checksum, a file shorter than its header says, an unreadable block."""
+    if isinstance(exc, duckdb.SerializationException | duckdb.InternalException):
+        return True
+    text = str(exc).lower()
+    return any(
+        words in text
+        for words in ("corrupt", "checksum", "could not read enough bytes", "failed to read")
+    )
+
+
+def _what_is_damaged(exc: Exception) -> str:
+    text = first_line(exc)
+    block = re.search(r"in block at location (\d+)", text)
+    if block:
+        return f"checksum mismatch in the block at byte {block[1]}"
+    if "could not read enough bytes" in text.lower():
+        return "the file ends early: truncated?"
+    text = re.sub(r"^[A-Za-z ]*Error: ", "", text)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def damaged(path: Path, role: str, exc: Exception) -> StoreDamaged:
+    remedy = _REMEDY.get(role, "restore it from a copy")
+    return StoreDamaged(f"{role} '{path}' is damaged ({_what_is_damaged(exc)}): {remedy}")
+
+
+def open_error(path: Path, role: str, exc: Exception) -> StoreError:
+    """One line for a file DuckDB would not open (the lock case is handled by the caller)."""
+    text = str(exc).lower()
+    if "not a valid duckdb database file" in text:
+        return StoreDamaged(f"{role} '{path}' is not a DuckDB database file: use another file")
+    if is_damage(exc):
+        return damaged(path, role, exc)
+    if "permission denied" in text:
+        return StoreError(f"cannot open {role} '{path}': permission denied")
+    return StoreError(f"cannot open {role} '{path}': {first_line(exc)}")
+
+
+# --------------------------------------------------------------------------- opening
+def open_file(
+    path: Path, *, read_only: bool, timeout: float, role: str
+) -> duckdb.DuckDBPyConnection:
+    """A connection, retrying while another process holds the file.
+
+    Raises
+    ------
+    StoreBusy
+        When the file stays locked for ``timeout`` seconds.
+    StoreDamaged, StoreError
+        For a damaged or foreign-format file, or one that cannot be opened.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not is_lock_error(exc):
+                raise open_error(path, role, exc) from None
+            if time.monotonic() > deadline:
+                raise StoreBusy(
+                    f"{role} '{path}' stayed busy for {timeout:.0f} s "
+                    "(another run is writing); try again when it has finished"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+
+def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, *, timeout: float, role: str):
+    """``ATTACH path AS alias (READ_ONLY)``, retrying while a writer holds the file."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        try:
+            con.execute(f"ATTACH '{sql_path(path)}' AS {alias} (READ_ONLY)")
+            return
+        except duckdb.Error as exc:
+            if not is_lock_error(exc):
+                raise open_error(path, role, exc) from None
+            if time.monotonic() > deadline:
+                raise StoreBusy(f"{role} '{path}' stayed busy for {timeout:.0f} s") from None
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+
+def tables(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> set[str]:
+    """The tables of the connection's own database, or of an attached one."""
+    if catalog is None:
+        catalog = con.execute("SELECT current_database()").fetchone()[0]
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [catalog]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def sql_path(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")
