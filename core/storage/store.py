@@ -123,9 +123,14 @@ KNOWN_TABLES = (*RESULT_TABLES, "runs")
 
 
 def _newer(path: Path, version: int, role: str = "results database") -> StoreError:
+    remedy = (
+        "upgrade Strata or use another --db"
+        if role == "results database"
+        else ("upgrade Strata to read it")
+    )
     return StoreError(
         f"{role} '{path}' has schema version {version}, made by a newer Strata; "
-        f"this one reads up to version {SCHEMA_VERSION}: upgrade Strata or use another --db"
+        f"this one reads up to version {SCHEMA_VERSION}: {remedy}"
     )
 
 
