@@ -6,11 +6,13 @@ return as a formula: a stimulus text ``=HYPERLINK("http://…")`` or a target na
 Strata writes for people (``export``'s ``stimuli.csv``, ``report --out`` tables, the app's
 CSV buttons) goes through :func:`to_csv`, which applies OWASP's rule: such a text cell or
 header gets a leading single quote, which spreadsheets show as text.  Numbers are left as
-they are, negative ones included (``-0.5``, ``+3``, ``-1e-3``), and so are numeric columns.
+they are, negative ones included (``-0.5``, ``+3``, ``-1e-3``), and so are numeric columns;
+text cells are quoted, so a carriage return inside one cannot start a new row.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -64,4 +66,6 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
     path : path, optional
         Where to write; ``None`` returns the CSV text (the app's download buttons).
     """
-    return safe_frame(frame).to_csv(path, index=False)
+    # Text cells are quoted: pandas leaves a bare carriage return unquoted, and a
+    # spreadsheet that breaks the row there would start a new cell with what follows.
+    return safe_frame(frame).to_csv(path, index=False, quoting=csv.QUOTE_NONNUMERIC)

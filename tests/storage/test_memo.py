@@ -63,3 +63,23 @@ def test_a_real_analysis_round_trips(tmp_path):
     memo.cached(tmp_path / "r.duckdb", double_peak, scores, folds, n_sim=50)
     again = memo.cached(tmp_path / "r.duckdb", double_peak, scores, folds, n_sim=50)
     pd.testing.assert_frame_equal(direct, again, check_dtype=False)
+
+
+def test_a_garbled_cache_block_is_damage_not_a_busy_file(tmp_path, caplog):
+    """DuckDB's "checksum ... in block at location 4096" once read as a lock ("block"):
+    the cache was bypassed as busy on every call and never rebuilt."""
+    db = tmp_path / "r.duckdb"
+    frame = pd.DataFrame({"layer": [0, 1], "score": [0.5, 0.6]})
+    memo.cached(db, summarise, frame)
+    path = memo.cache_path(db)
+    data = bytearray(path.read_bytes())
+    for i in range(4096, 4160):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING"):
+        result = memo.cached(db, summarise, frame)
+    assert list(result["rows"]["score"]) == [0.5, 0.6]
+    assert "is damaged (checksum mismatch in the block at byte 4096)" in caplog.text
+    assert "busy" not in caplog.text
+    memo.cached(db, summarise, frame)
+    assert len(CALLS) == 2  # computed again once, then read from the rebuilt cache

@@ -176,3 +176,132 @@ def test_readers_and_two_writers_in_parallel_processes(tmp_path):
     final = store.query(db, "probe_scores")
     assert len(final) == 9 and final["score"].iloc[0] in (0.6, 0.61)
     assert len(store.query(db, "runs")) == 11  # every write landed, none lost
+
+
+# --------------------------------------------------------------------------- reliability
+def _bytes(path):
+    return path.read_bytes() if path.exists() else None
+
+
+def _v1(path, model="old"):
+    """A database as the released Strata (schema v1) left it: no v2 tables."""
+    _write(path, model=model, run_id=f"run-{model}")
+    with duckdb.connect(str(path)) as con:
+        con.execute("DROP TABLE item_predictions")
+        con.execute("DROP TABLE baseline_scores")
+        con.execute("UPDATE strata_meta SET value = '1' WHERE key = 'schema_version'")
+    return path
+
+
+def _foreign(path):
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE probe_scores (id INTEGER, note TEXT)")
+        con.execute("INSERT INTO probe_scores VALUES (1, 'theirs')")
+    return path
+
+
+def test_a_reader_never_writes_an_older_or_missing_database(tmp_path):
+    old = _v1(tmp_path / "old.duckdb")
+    before = old.read_bytes()
+    assert list(store.results_index(old)["model"]) == ["old"]
+    assert len(store.query(old, "probe_scores")) == 9
+    predictions = store.query(old, "item_predictions")  # absent in v1: empty, with columns
+    assert predictions.empty and "decision" in predictions.columns
+    assert store.latest_run(old, "old", "s", "mean")["run_id"] == "run-old"
+    assert old.read_bytes() == before and not (tmp_path / "old.duckdb.wal").exists()
+    with duckdb.connect(str(old), read_only=True) as con:
+        assert store.schema_version(con) == 1
+    missing = tmp_path / "missing.duckdb"
+    assert store.results_index(missing).empty and "n_layers" in store.query(missing, "probe_scores")
+    assert not missing.exists()
+    _write(old, model="new", run_id="w")  # a write migrates it
+    with duckdb.connect(str(old), read_only=True) as con:
+        assert store.schema_version(con) == store.SCHEMA_VERSION
+
+
+def test_a_foreign_duckdb_file_is_refused_untouched(tmp_path):
+    other = _foreign(tmp_path / "other.duckdb")
+    before = other.read_bytes()
+    with pytest.raises(store.StoreError, match="not Strata's"):
+        store.results_index(other)
+    with pytest.raises(store.StoreError, match="not Strata's"):
+        _write(other)
+    with pytest.raises(store.StoreError, match="not Strata's"):
+        store.import_results(tmp_path / "mine.duckdb", other)
+    with pytest.raises(store.StoreError, match="not Strata's"):
+        store.import_results(other, _v1(tmp_path / "v1.duckdb"))
+    assert other.read_bytes() == before
+    assert not (tmp_path / "mine.duckdb").exists()
+
+
+@pytest.mark.parametrize("offset", [4096, 12388])
+def test_a_damaged_database_is_named_at_once_never_busy(tmp_path, offset):
+    db = tmp_path / "r.duckdb"
+    _write(db)
+    data = bytearray(db.read_bytes())
+    for i in range(offset, offset + 64):
+        data[i] ^= 0x5A
+    db.write_bytes(bytes(data))
+    started = time.monotonic()
+    with pytest.raises(store.StoreDamaged, match=r"is damaged \(checksum mismatch") as caught:
+        store.results_index(db)
+    assert not isinstance(caught.value, store.StoreBusy)
+    with pytest.raises(store.StoreDamaged):
+        _write(db)
+    assert time.monotonic() - started < 10  # no wait for a lock that nobody holds
+    assert not store.dbfile.is_lock_error(
+        duckdb.Error("Corrupt database file: checksum ... in block at location 4096")
+    )
+
+
+def test_older_sources_travel_without_being_modified(tmp_path):
+    old = _v1(tmp_path / "old.duckdb")
+    before = old.read_bytes()
+    out = tmp_path / "travel.duckdb"
+    assert store.export_results(old, out) == 1
+    assert list(store.results_index(out)["model"]) == ["old"]
+    target = tmp_path / "target.duckdb"
+    _write(target, model="mine", run_id="m")
+    assert store.import_results(target, old) == [("old", "s", "mean")]
+    assert set(store.results_index(target)["model"]) == {"mine", "old"}
+    assert store.latest_run(target, "old", "s", "mean")["run_id"] == "run-old"
+    assert old.read_bytes() == before
+    with pytest.raises(store.StoreError, match="is the results database itself"):
+        store.import_results(target, target)
+
+
+def test_a_failed_export_leaves_no_file(tmp_path):
+    bad = tmp_path / "junk.duckdb"
+    bad.write_bytes(b"not duckdb" * 500)
+    out = tmp_path / "out.duckdb"
+    with pytest.raises(store.StoreError, match="not a DuckDB database file"):
+        store.export_results(bad, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.duckdb"]
+
+
+def test_writing_tells_whether_a_run_holds_the_writer_lock(tmp_path):
+    import threading
+
+    db = tmp_path / "r.duckdb"
+    assert not store.writing(db) and not (tmp_path / "r.duckdb.lock").exists()
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold():
+        with store.writer(db):
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert inside.wait(10)
+    assert store.writing(db)
+    leave.set()
+    thread.join()
+    assert not store.writing(db)
+
+
+def test_a_database_folder_that_does_not_exist_is_not_created(tmp_path):
+    db = tmp_path / "no" / "such" / "r.duckdb"
+    with pytest.raises(store.StoreError, match="does not exist: create it first"):
+        _write(db)
+    assert not (tmp_path / "no").exists()
