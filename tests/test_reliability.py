@@ -50,6 +50,19 @@ def _scores(db: Path):
         ).fetchall()
 
 
+def _all_rows(db: Path) -> dict[str, list]:
+    """Every score a run stores (run ids aside), for byte-identical comparisons."""
+    queries = {
+        "probe_scores": "SELECT * EXCLUDE (run_id) FROM probe_scores ORDER BY ALL",
+        "fold_scores": "SELECT * FROM fold_scores ORDER BY ALL",
+        "null_scores": "SELECT * FROM null_scores ORDER BY ALL",
+        "half_scores": "SELECT * FROM half_scores ORDER BY ALL",
+        "folds": "SELECT * FROM folds ORDER BY ALL",
+    }
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {table: con.execute(sql).fetchall() for table, sql in queries.items()}
+
+
 def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_cache):
     csv = subset_csv(tmp_path, n=30)
     db = tmp_path / "killed.duckdb"
@@ -125,6 +138,9 @@ def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_ca
     )
     assert clean.returncode == 0, clean.stderr[-2000:]
     assert _scores(fresh_db) == resumed
+    fresh, kept = _all_rows(fresh_db), _all_rows(db)
+    for table, rows in fresh.items():
+        assert rows and kept[table] == rows, table  # identical, every stored number
 
 
 def test_a_corrupt_activation_file_is_recomputed(tmp_path, isolated_cache):
@@ -167,3 +183,56 @@ def test_a_corrupt_activation_file_is_recomputed(tmp_path, isolated_cache):
     assert "damaged" in again.stderr and "recomputed" in again.stderr
     assert "model loaded" in again.stderr
     assert _scores(db) == before
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's reaping is left
+
+
+def test_probe_workers_exit_when_their_run_is_killed(tmp_path, isolated_cache):
+    """joblib's workers once idled 26 minutes after their run was killed with SIGKILL."""
+    csv = subset_csv(tmp_path, n=30)
+    args = ["run", "--stimuli", str(csv), "--db", str(tmp_path / "r.duckdb"), "--jobs", "2"]
+    args += ["--permutations", "2", "--quiet"]
+    proc = _start(args, {"STRATA_CACHE": str(isolated_cache)})
+    cells = isolated_cache / "probes"
+    workers: list[int] = []
+
+    def probing() -> bool:
+        nonlocal workers
+        workers = [p for p in _children(proc.pid) if "loky" in _cmdline(p)]
+        return len(workers) >= 2 and len(list(cells.glob("*/*.json"))) >= 2
+
+    _kill_when(proc, probing)
+    killed = time.time()
+    while any(_alive(p) for p in workers) and time.time() - killed < 15:
+        time.sleep(0.1)
+    left = [p for p in workers if _alive(p)]
+    for pid in left:  # do not leave them behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their run"
+    print(f"{len(workers)} workers gone {time.time() - killed:.1f} s after the run was killed")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -29,6 +29,10 @@ class StoreDamaged(StoreError):
     """The file fails DuckDB's block checksums, is truncated, or is not a DuckDB file."""
 
 
+# Longest pause between two tries to open a busy file: short, so a reader slips in as
+# soon as a writer closes (a failed try costs well under a millisecond).
+MAX_POLL_S = 0.1
+
 # What to do about a damaged file, by what the file is to the command.
 _REMEDY = {
     "results database": "restore it from a copy or use another --db",
@@ -118,7 +122,7 @@ def open_file(
                     "(another run is writing); try again when it has finished"
                 ) from None
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, MAX_POLL_S)
 
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, *, timeout: float, role: str):
@@ -135,7 +139,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, *, timeout: f
             if time.monotonic() > deadline:
                 raise StoreBusy(f"{role} '{path}' stayed busy for {timeout:.0f} s") from None
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, MAX_POLL_S)
 
 
 def tables(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> set[str]:

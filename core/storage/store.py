@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -229,6 +230,7 @@ def _reader(path: Path, *, timeout: float, role: str) -> duckdb.DuckDBPyConnecti
         return _read_older(None, timeout=timeout, role=role)  # nothing stored yet
     if path.is_dir():
         raise StoreError(f"{role} '{path}' is a folder, not a database file")
+    _wait_for_writer(path, timeout=timeout, role=role)
     con = dbfile.open_file(path, read_only=True, timeout=timeout, role=role)
     try:
         version = _version(con, path, role)
@@ -324,16 +326,30 @@ def check_writable(db: str | Path | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------- writing
+# After a write, the next writer waits this long before it takes the file, so readers
+# held off by the first write get their turn (else two runs writing back to back would
+# keep every reader waiting for both).
+READER_WINDOW_S = 0.2
+
+
 @contextmanager
 def _writer_lock(path: Path, timeout: float) -> Iterator[None]:
-    """One writer at a time across processes; the next one waits its turn."""
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    """One writer at a time across processes; the next one waits its turn.
+
+    The lock file's modification time records when the last write ended: a writer that
+    gets the lock within :data:`READER_WINDOW_S` of it lets go and comes back after.
+    """
+    lock = f"{path}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        os.utime(fd, (0, 0))  # new: no write has ended yet
+    except FileExistsError:
+        fd = os.open(lock, os.O_RDWR)
     deadline = time.monotonic() + timeout
     try:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise StoreBusy(
@@ -341,9 +357,38 @@ def _writer_lock(path: Path, timeout: float) -> Iterator[None]:
                         "try again when it has finished"
                     ) from None
                 time.sleep(0.05)
+                continue
+            since = time.time() - os.fstat(fd).st_mtime
+            if 0 <= since < READER_WINDOW_S:  # a write just ended: readers first
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                time.sleep(READER_WINDOW_S - since)
+                continue
+            break
         yield
     finally:
+        with contextlib.suppress(OSError):
+            os.utime(fd)  # when this write ended, for the next writer
         os.close(fd)  # releases the lock
+
+
+def _wait_for_writer(path: Path, *, timeout: float, role: str) -> None:
+    """Let a writer that is waiting for the file go first.
+
+    DuckDB gives the file to readers as long as any reader has it open, so readers in a
+    loop (app sessions) could hold a run's write off for as long as they keep reading.
+    A writer takes the lock file before it opens the database: a reader that sees it held
+    waits its turn, and the writer only waits for the reads already under way.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while writing(path):
+        if time.monotonic() > deadline:
+            raise StoreBusy(
+                f"{role} '{path}' stayed busy for {timeout:.0f} s "
+                "(another run is writing); try again when it has finished"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, dbfile.MAX_POLL_S)
 
 
 def writing(db: str | Path | None = None) -> bool:
@@ -425,24 +470,39 @@ def _prepare(table: str, frame: pd.DataFrame, key: list) -> pd.DataFrame:
     return frame[[name for name, _ in _columns()[table]]]
 
 
+@dataclass(frozen=True)
+class WriteTiming:
+    """How long a write waited for its turn, and held the file (what readers wait for)."""
+
+    waited_s: float
+    held_s: float
+
+
 def write_run(
     db: str | Path | None,
     *,
     run: dict,
     tables: dict[str, pd.DataFrame],
-) -> None:
+) -> WriteTiming:
     """Replace one (model, stimulus_set, pooling) result with a new run, atomically.
 
     ``tables`` maps table names in :data:`RESULT_TABLES` to frames holding every column
     except the result key, which comes from ``run``.  Everything is prepared before the
-    transaction begins, so readers wait only for the deletes and inserts themselves.
+    database is opened, so readers wait only for the deletes and inserts themselves.
+
+    Returns
+    -------
+    WriteTiming
+        Seconds spent waiting for the writer lock and the file, and holding the file.
     """
+    started = time.perf_counter()
     key = [run[k] for k in RESULT_KEY]
     frames = {table: _prepare(table, frame, key) for table, frame in tables.items()}
     row = {k: _jsonable(v) for k, v in run.items()}
     run_columns = [name for name, _ in _columns()["runs"]]
     values = [row.get(c) for c in run_columns]
     with writer(db) as con:
+        opened = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
             for table in RESULT_TABLES:
@@ -463,6 +523,7 @@ def write_run(
         except Exception:
             con.execute("ROLLBACK")
             raise
+    return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
 
 
 def _fault_point(name: str) -> None:
