@@ -25,6 +25,15 @@ from core.safe_csv import neutralise, to_csv
 def check_out_dir(out: str | Path) -> Path:
     """Refuse, without creating anything, a folder that cannot be made or written.
 
+    Parameters
+    ----------
+    out : path
+        The folder to write (it may not exist yet).
+
+    Returns
+    -------
+    Path
+
     Raises
     ------
     ConfigError

@@ -113,13 +113,24 @@ class Prepared:
 
 
 def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
-    """Everything a run can refuse, checked before any work: nothing is loaded or written.
+    """Everything a run can refuse, checked before any work: no model loaded, nothing stored.
 
     The results database (with ``results``): its folder exists and the file is new or a
     readable Strata database no newer than this one.  The stimuli: read and validated for
     the run's folds.  The model: resolved and fingerprinted.  And when activations must be
     extracted: the memory and disk their arrays need, and every text's token count against
     the model's context, from its config and tokenizer alone.
+
+    Parameters
+    ----------
+    config : RunConfig
+    results : bool, default=True
+        Check the results database too (``export`` writes none).
+
+    Returns
+    -------
+    Prepared
+        The validated stimuli, the model's identity and the activation keys.
 
     Raises
     ------

@@ -25,6 +25,15 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 def neutralise(value):
     """``value`` with a leading ``'`` when a spreadsheet would run it as a formula.
 
+    Parameters
+    ----------
+    value : object
+        A cell or header; only strings change.
+
+    Returns
+    -------
+    object
+
     Examples
     --------
     >>> neutralise("=1+1"), neutralise("-0.5"), neutralise("-x"), neutralise(3)
@@ -65,6 +74,11 @@ def to_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
     frame : DataFrame of shape (n_rows, n_columns)
     path : path, optional
         Where to write; ``None`` returns the CSV text (the app's download buttons).
+
+    Returns
+    -------
+    str or None
+        The CSV text when ``path`` is None.
     """
     # Text cells are quoted: pandas leaves a bare carriage return unquoted, and a
     # spreadsheet that breaks the row there would start a new cell with what follows.

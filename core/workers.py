@@ -33,7 +33,13 @@ def _watch(parent: int) -> None:
 
 
 def watch_parent(parent: int) -> None:
-    """Worker initializer: exit as soon as ``parent`` is no longer this process's parent."""
+    """Worker initializer: exit as soon as ``parent`` is no longer this process's parent.
+
+    Parameters
+    ----------
+    parent : int
+        The process id of the run that starts the workers.
+    """
     if os.getppid() != parent:
         os._exit(1)
     threading.Thread(target=_watch, args=(parent,), name="strata-parent-watch", daemon=True).start()

@@ -141,6 +141,8 @@ def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_ca
     fresh, kept = _all_rows(fresh_db), _all_rows(db)
     for table, rows in fresh.items():
         assert rows and kept[table] == rows, table  # identical, every stored number
+    sizes = ", ".join(f"{len(rows):,} {table}" for table, rows in fresh.items())
+    print(f"\nkilled in extraction, probing and the store, resumed: identical rows ({sizes})")
 
 
 def test_a_corrupt_activation_file_is_recomputed(tmp_path, isolated_cache):

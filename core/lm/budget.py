@@ -66,7 +66,22 @@ def _read_light(kind: str, source: str, revision: str) -> Light:
 
 
 def read_light(model: ModelId) -> Light:
-    """The config and tokenizer of a local model, without loading its weights (cached)."""
+    """The config and tokenizer of a local model, without loading its weights (cached).
+
+    Parameters
+    ----------
+    model : ModelId
+        An alias, GGUF, local directory or (locally cached) hub model.
+
+    Returns
+    -------
+    Light
+
+    Raises
+    ------
+    ModelError
+        When the config or tokenizer cannot be read (a damaged GGUF, say).
+    """
     return _read_light(model.kind, model.source, model.revision)
 
 
@@ -81,7 +96,17 @@ def activation_bytes(
 ) -> int:
     """Bytes of one copy of a run's activation arrays.
 
-    Each of ``n_components × n_poolings`` arrays has shape (n_items, n_layers, d_model).
+    Parameters
+    ----------
+    n_items, n_layers, d_model : int
+        Each of the ``n_components × n_poolings`` arrays has shape
+        (n_items, n_layers, d_model).
+    n_components, n_poolings : int
+    store_dtype : {"float32", "float16"}
+
+    Returns
+    -------
+    int
     """
     return n_items * n_layers * d_model * n_components * n_poolings * STORE_BYTES[store_dtype]
 
@@ -92,7 +117,16 @@ def free_memory() -> int:
 
 
 def free_disk(path: Path) -> int:
-    """Bytes free on the file system holding ``path`` (its nearest existing folder)."""
+    """Bytes free on the file system holding ``path`` (its nearest existing folder).
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    int
+    """
     path = Path(path)
     while not path.exists() and path != path.parent:
         path = path.parent

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from core.errors import StrataError, first_line
+
+T = TypeVar("T")
 
 
 class StoreError(StrataError, RuntimeError):
@@ -79,12 +83,41 @@ def _what_is_damaged(exc: Exception) -> str:
 
 
 def damaged(path: Path, role: str, exc: Exception) -> StoreDamaged:
+    """The one-line error for a damaged file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    role : str
+        What it is to the command ("results database", "results file", "analysis cache").
+    exc : Exception
+        DuckDB's error, reduced to where the damage is.
+
+    Returns
+    -------
+    StoreDamaged
+    """
     remedy = _REMEDY.get(role, "restore it from a copy")
     return StoreDamaged(f"{role} '{path}' is damaged ({_what_is_damaged(exc)}): {remedy}")
 
 
 def open_error(path: Path, role: str, exc: Exception) -> StoreError:
-    """One line for a file DuckDB would not open (the lock case is handled by the caller)."""
+    """The one-line error for a file DuckDB would not open (not a lock: see the caller).
+
+    Parameters
+    ----------
+    path : Path
+    role : str
+        What the file is to the command, as in :func:`damaged`.
+    exc : Exception
+        DuckDB's error.
+
+    Returns
+    -------
+    StoreError
+        :class:`StoreDamaged` for damage or a file that is not DuckDB's.
+    """
     text = str(exc).lower()
     if "not a valid duckdb database file" in text:
         return StoreDamaged(f"{role} '{path}' is not a DuckDB database file: use another file")
@@ -96,10 +129,8 @@ def open_error(path: Path, role: str, exc: Exception) -> StoreError:
 
 
 # --------------------------------------------------------------------------- opening
-def open_file(
-    path: Path, *, read_only: bool, timeout: float, role: str
-) -> duckdb.DuckDBPyConnection:
-    """A connection, retrying while another process holds the file.
+def _retrying(action: Callable[[], T], path: Path, *, timeout: float, role: str) -> T:
+    """``action()``, tried again while another process holds ``path``'s lock.
 
     Raises
     ------
@@ -112,7 +143,7 @@ def open_file(
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return action()
         except duckdb.Error as exc:
             if not is_lock_error(exc):
                 raise open_error(path, role, exc) from None
@@ -125,25 +156,64 @@ def open_file(
             delay = min(delay * 1.5, MAX_POLL_S)
 
 
+def open_file(
+    path: Path, *, read_only: bool, timeout: float, role: str
+) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``, retrying while another process holds the file.
+
+    Parameters
+    ----------
+    path : Path
+    read_only : bool
+    timeout : float
+        Seconds to keep trying while the file is locked.
+    role : str
+        What the file is to the command, for the messages.
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
+
+    Raises
+    ------
+    StoreBusy, StoreDamaged, StoreError
+        As :func:`_retrying`.
+    """
+    return _retrying(
+        lambda: duckdb.connect(str(path), read_only=read_only), path, timeout=timeout, role=role
+    )
+
+
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, *, timeout: float, role: str):
-    """``ATTACH path AS alias (READ_ONLY)``, retrying while a writer holds the file."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        try:
-            con.execute(f"ATTACH '{sql_path(path)}' AS {alias} (READ_ONLY)")
-            return
-        except duckdb.Error as exc:
-            if not is_lock_error(exc):
-                raise open_error(path, role, exc) from None
-            if time.monotonic() > deadline:
-                raise StoreBusy(f"{role} '{path}' stayed busy for {timeout:.0f} s") from None
-            time.sleep(delay)
-            delay = min(delay * 1.5, MAX_POLL_S)
+    """``ATTACH path AS alias (READ_ONLY)`` on ``con``, retrying while a writer holds it.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    path : Path
+    alias : str
+        The attached database's name in ``con``.
+    timeout : float
+    role : str
+        As :func:`open_file`.
+    """
+    sql = f"ATTACH '{sql_path(path)}' AS {alias} (READ_ONLY)"
+    _retrying(lambda: con.execute(sql), path, timeout=timeout, role=role)
 
 
 def tables(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> set[str]:
-    """The tables of the connection's own database, or of an attached one."""
+    """The tables of the connection's own database, or of an attached one.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    catalog : str, optional
+        An attached database's name (default: the connection's own).
+
+    Returns
+    -------
+    set of str
+    """
     if catalog is None:
         catalog = con.execute("SELECT current_database()").fetchone()[0]
     rows = con.execute(
@@ -153,4 +223,5 @@ def tables(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> set[st
 
 
 def sql_path(path: Path) -> str:
+    """``path`` made absolute and quoted for a SQL string literal."""
     return str(path.resolve()).replace("'", "''")

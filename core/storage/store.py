@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from core.paths import default_db
+from core.paths import cache_dir, default_db
 from core.storage import dbfile
 
 # the errors callers catch live with the file handling; re-exported here
@@ -148,8 +148,20 @@ def _path(db: str | Path | None) -> Path:
 
 
 def schema_version(con: duckdb.DuckDBPyConnection, *, catalog: str | None = None) -> int | None:
-    """The Strata schema version of a database: 0 without any table, ``None`` when it has
-    tables but no ``strata_meta`` (a DuckDB file that is not Strata's)."""
+    """The Strata schema version of a database.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    catalog : str, optional
+        An attached database to ask about instead of the connection's own.
+
+    Returns
+    -------
+    int or None
+        0 for a database without any table; ``None`` for one with tables but no
+        ``strata_meta`` (a DuckDB file that is not Strata's).
+    """
     tables = dbfile.tables(con, catalog)
     if not tables:
         return 0
@@ -288,7 +300,24 @@ def connect(
 
 
 def check_exists(db: str | Path | None = None, *, role: str = "results database") -> Path:
-    """Refuse a database file that is not there (a mistyped --db reads as "no results")."""
+    """Refuse a database file that is not there (a mistyped --db would read as empty).
+
+    Parameters
+    ----------
+    db : path, optional
+        Default: ``cache/strata.duckdb``.
+    role : str, default="results database"
+        What the file is to the command, for the message.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    StoreError
+        When the file does not exist.
+    """
     path = _path(db)
     if not path.is_file():
         raise StoreError(
@@ -300,9 +329,11 @@ def check_exists(db: str | Path | None = None, *, role: str = "results database"
 def check_writable(db: str | Path | None = None) -> Path:
     """What a write command checks before any work: a file it may create or migrate.
 
-    The folder must exist (a --db into a missing folder is refused, never created), and an
-    existing file must be a Strata database (or a new, empty one) no newer than this Strata.
-    Nothing is written.
+    ``db`` is a path (default ``cache/strata.duckdb``); returns it as a ``Path``.
+
+    The folder must exist (a --db into a missing folder is refused, never created; only
+    Strata's own cache folder is made on demand), and an existing file must be a Strata
+    database (or a new, empty one) no newer than this Strata.  Nothing else is written.
 
     Raises
     ------
@@ -312,7 +343,8 @@ def check_writable(db: str | Path | None = None) -> Path:
     path = _path(db)
     if path.is_dir():
         raise StoreError(f"results database '{path}' is a folder; give a file name in it")
-    if not path.parent.is_dir():
+    # Strata's own cache folder is made on demand (cache_dir() makes it); no other folder
+    if not path.parent.is_dir() and path.parent.resolve() != cache_dir().resolve():
         raise StoreError(
             f"the folder of results database '{path}' does not exist: create it first "
             "(Strata does not create folders for --db)"
@@ -395,6 +427,15 @@ def writing(db: str | Path | None = None) -> bool:
     """Whether a run holds the writer lock now, so a read would wait (the app says so).
 
     Asks the lock file without creating it; nothing is written.
+
+    Parameters
+    ----------
+    db : path, optional
+        Default: ``cache/strata.duckdb``.
+
+    Returns
+    -------
+    bool
     """
     try:
         fd = os.open(f"{_path(db)}.lock", os.O_RDONLY)
@@ -416,7 +457,8 @@ def writer(db: str | Path | None = None, *, timeout: float = 600.0):
     """A read-write connection inside the cross-process writer lock, schema up to date.
 
     Checked first (:func:`check_writable`): a foreign, newer or damaged file is refused
-    before anything is written to it.
+    before anything is written to it.  Read through the connection it yields, never
+    through :func:`connect` inside it: a reader waits for this very writer.
     """
     path = check_writable(db)
     with _writer_lock(path, timeout):
