@@ -628,9 +628,10 @@ def test_the_table_covers_forty_kinds_of_bad_input():
             "is damaged (checksum mismatch",
         ),
         (lambda t: ["import-results", _strata_db(t), "--db", str(t / "r.duckdb")], "itself"),
-        (
+        pytest.param(  # loads transformers and the tokenizer: about 10 s
             lambda t: [*RUN, "--stimuli", _csv(t, text=["word " * 20_000, *GOOD["text"][1:]])],
             "tokens long; the model takes at most 8192",
+            marks=pytest.mark.slow,
         ),
     ],
     ids=["foreign-db", "damaged-db", "import-itself", "text-too-long"],
