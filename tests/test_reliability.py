@@ -230,7 +230,7 @@ def test_probe_workers_exit_when_their_run_is_killed(tmp_path, isolated_cache):
     for pid in left:  # do not leave them behind even when the test fails
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers {left} outlived their run"
-    print(f"{len(workers)} workers gone {time.time() - killed:.1f} s after the run was killed")
+    print(f"{len(workers)} loky processes gone {time.time() - killed:.1f} s after the run's kill")
 
 
 def _cmdline(pid: int) -> str:
