@@ -1,29 +1,69 @@
 """Plotly figure builders: a long DataFrame in, a ``go.Figure`` out, no side effects.
 
 Every builder takes column names rather than reshaped data, and a ``presentation`` flag
-that makes fonts and lines large enough for a projector.  Colours are fixed per component
-(and per model, per stimulus set) so the same thing looks the same on every page.
+that makes fonts and lines large enough for a projector (every text at least 18 px, which
+is 18 pt on a 16:9 slide exported by :func:`slide`: 960 × 540 px, 2× for PNG, so
+1920 × 1080).  Colours come from one colour-blind-safe palette (Okabe & Ito 2008) and are
+fixed per component and per model, so the same thing looks the same on every page and
+every slide.  Legends sit outside the plot, on the right, so they never cover data.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
-from core.names import in_set_order
+from core.names import COMPONENTS, SET_ORDER, in_set_order
 
-COMPONENT_COLORS = {"resid_pre": "#1f5fa8", "attn_out": "#c8392b", "mlp_out": "#2e8b57"}
-COMPONENT_LABELS = {
-    "resid_pre": "residual stream (resid_pre)",
-    "attn_out": "attention output (attn_out)",
-    "mlp_out": "MLP output (mlp_out)",
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
 }
-SET_COLORS = {"items": "#1f5fa8", "pairs": "#e08a00", "analogies": "#7b3fa0", "buried": "#5a5a5a"}
+"""Okabe & Ito (2008), *Color Universal Design*: distinguishable under every common form of
+colour blindness.  Yellow is last everywhere: it is faint on white."""
+_C = OKABE_ITO
+COMPONENT_COLORS = {
+    "resid_pre": _C["blue"],
+    "attn_out": _C["vermillion"],
+    "mlp_out": _C["bluish green"],
+}
+COMPONENT_DASHES = {"resid_pre": "solid", "attn_out": "dash", "mlp_out": "dot"}
+MODEL_COLORS = {"smollm2-135m": _C["orange"], "gemma3-270m": _C["reddish purple"]}
+"""The embedded models' fixed colours; other models take :data:`MODEL_PALETTE` in order."""
+MODEL_PALETTE = (_C["orange"], _C["reddish purple"], _C["sky blue"], _C["black"], _C["yellow"])
+SET_COLORS = {
+    "items": "#9A9A9A",
+    "pairs": "#555555",
+    "analogies": "#000000",
+    "buried": _C["sky blue"],
+}
+"""The hierarchy is an order, so its sets are an ordinal grey scale (light = shallow),
+with a marker shape each: legible to everyone and never mistaken for a model or component."""
+SET_SYMBOLS = {"items": "circle", "pairs": "square", "analogies": "diamond", "buried": "cross"}
+REFERENCE_COLOR = "#7A7A7A"
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+COMPONENT_LABELS = {c: c for c in COMPONENTS}
+GLOSSARY = {
+    "resid_pre": "resid_pre = the residual stream entering a block",
+    "attn_out": "attn_out = what its attention adds",
+    "mlp_out": "mlp_out = what its MLP adds",
+    "normalized": "normalised score: 0 = chance, 1 = perfect",
+    "relative_depth": "relative depth = layer / (L - 1)",
+}
 METRIC_LABELS = {
     "balanced_accuracy": "balanced accuracy",
     "accuracy": "accuracy",
@@ -33,16 +73,58 @@ METRIC_LABELS = {
 }
 AXIS_LABELS = {"layer": "layer (0-based)", "relative_depth": "relative depth  l / (L-1)"}
 
+SLIDE_WIDTH, SLIDE_HEIGHT, PNG_SCALE = 960, 540, 2
+"""A 16:9 slide in points: exported 1:1 as SVG and at 2× as a 1920 × 1080 PNG."""
+SCREEN = {"base": 13, "title": 17, "tick": 12, "axis": 13, "legend": 12, "note": 12}
+PRESENTATION = {"base": 20, "title": 24, "tick": 18, "axis": 20, "legend": 18, "note": 18}
+"""Font sizes in px; in presentation mode none is below 18 (18 pt on a slide)."""
+FONT_FAMILY = "Inter, Helvetica, Arial, sans-serif"
+TITLE_CHARS = {False: 110, True: 64}
+CAPTION_CHARS = 92
+
+
+# --------------------------------------------------------------------------- colours
+def _stable_index(value: str) -> int:
+    """The same number for the same name in every process (``hash`` is salted per run)."""
+    return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16)
+
 
 def color_for(kind: str, value: str, order: Sequence[str] = ()) -> str:
-    """A stable colour for a series value, whatever else is on the figure."""
+    """A stable colour for a series value, whatever else is on the figure.
+
+    Parameters
+    ----------
+    kind : str
+        The column the value comes from: ``component``, ``model``, ``stimulus_set`` or any.
+    value : str
+    order : sequence of str
+        The values of that column on this figure, in order: models without a fixed colour
+        take the free palette colours in this order.
+    """
+    value = str(value)
     if kind == "component" and value in COMPONENT_COLORS:
         return COMPONENT_COLORS[value]
-    if kind == "stimulus_set" and value in SET_COLORS:
-        return SET_COLORS[value]
-    palette = qualitative.D3 if kind == "model" else qualitative.Safe
-    index = list(order).index(value) if value in order else abs(hash(value))
+    if kind == "stimulus_set":
+        if value in SET_COLORS:
+            return SET_COLORS[value]
+        if value.startswith("buried"):
+            return SET_COLORS["buried"]
+    if kind == "model" and value in MODEL_COLORS:
+        return MODEL_COLORS[value]
+    taken = {MODEL_COLORS[v] for v in order if v in MODEL_COLORS} if kind == "model" else set()
+    palette = [c for c in MODEL_PALETTE if c not in taken] or list(MODEL_PALETTE)
+    free = [v for v in dict.fromkeys(map(str, order)) if kind != "model" or v not in MODEL_COLORS]
+    index = free.index(value) if value in free else _stable_index(value)
     return palette[index % len(palette)]
+
+
+def dash_for(kind: str, value: str, order: Sequence[str] = ()) -> str:
+    """Components have fixed dashes (resid_pre solid, attn_out dashed, mlp_out dotted)."""
+    if kind == "component" and value in COMPONENT_DASHES:
+        return COMPONENT_DASHES[value]
+    values = list(dict.fromkeys(order))
+    index = values.index(value) if value in values else _stable_index(str(value))
+    return DASHES[index % len(DASHES)]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -51,32 +133,364 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def series_order(values: pd.Series | Sequence[str], kind: str) -> list[str]:
+    """Series in the order a reader expects: sets shallowest first, components as they run."""
+    values = list(dict.fromkeys(map(str, values)))
+    if kind == "stimulus_set":
+        return in_set_order(values)
+    if kind == "component":
+        known = [c for c in COMPONENTS if c in values]
+        return known + [v for v in values if v not in COMPONENTS]
+    return values
+
+
+# --------------------------------------------------------------------------- house style
+def wrap(text: str, width: int) -> str:
+    """Break ``text`` into lines of at most ``width`` characters, joined by ``<br>``."""
+    return "<br>".join(textwrap.wrap(text, width=width, break_long_words=False)) or text
+
+
 def style(fig: go.Figure, *, presentation: bool = False, height: int | None = None) -> go.Figure:
-    """House style; ``presentation`` scales fonts, lines and markers for a projector."""
-    font = 22 if presentation else 13
+    """House style: white, fixed fonts, the legend outside on the right.
+
+    ``presentation`` scales every font to at least 18 px and thickens lines and markers.
+    The top margin is made from the title's line count (Plotly's own title automargin
+    drops titles placed against the container), so a wrapped title is never cut.
+    """
+    sizes = PRESENTATION if presentation else SCREEN
+    height = height or (600 if presentation else 460)
+    title_lines = (fig.layout.title.text or "").count("<br>") + 1 if fig.layout.title.text else 0
+    top = 16 + int(title_lines * 1.3 * sizes["title"]) + (12 if title_lines else 0)
+    if any(
+        a.yref == "paper" and a.y == 1 and a.yanchor == "bottom" for a in fig.layout.annotations
+    ):
+        top += int(1.4 * sizes["note"])  # subplot titles sit in the top margin too
     fig.update_layout(
         template="plotly_white",
-        font={"size": font, "family": "Inter, Helvetica, Arial, sans-serif"},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0, "title": None},
-        margin={"l": 70, "r": 20, "t": 70 if presentation else 56, "b": 40},
-        height=height or (620 if presentation else 460),
-        hoverlabel={"font_size": font},
+        font={"size": sizes["base"], "family": FONT_FAMILY, "color": "#222"},
+        legend={
+            "orientation": "v",
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "top",
+            "title": None,
+            "font": {"size": sizes["legend"]},
+            "itemsizing": "constant",
+        },
+        margin={"l": 70, "r": 20, "t": max(top, 30), "b": 50},
+        height=height,
+        hoverlabel={"font_size": sizes["base"]},
     )
-    if presentation:
-        fig.update_traces(selector={"mode": "lines"}, line_width=4).update_traces(
-            selector={"mode": "lines+markers"}, line_width=4, marker_size=9
+    if title_lines:
+        fig.update_layout(
+            title={
+                "font": {"size": sizes["title"]},
+                "x": 0,
+                "xanchor": "left",
+                "xref": "container",
+                "pad": {"l": 14},
+                # Plotly places a wrapped title by its first line and ignores yanchor:
+                # put that line's middle one line-height below the top edge
+                "y": 1 - (10 + 0.75 * sizes["title"]) / height,
+                "yref": "container",
+            }
         )
-        fig.update_xaxes(tickfont_size=font, title_font_size=font + 2)
-        fig.update_yaxes(tickfont_size=font, title_font_size=font + 2)
+    fig.update_xaxes(tickfont_size=sizes["tick"], title_font_size=sizes["axis"], automargin=True)
+    fig.update_yaxes(tickfont_size=sizes["tick"], title_font_size=sizes["axis"], automargin=True)
+    fig.update_annotations(font_size=sizes["note"])
+    fig.update_traces(
+        selector={"type": "heatmap"},
+        colorbar={"tickfont": {"size": sizes["tick"]}, "thickness": 18 if presentation else 14},
+    )
+    fig.update_traces(selector={"type": "table"}, header_font_size=sizes["tick"])
+    fig.update_traces(selector={"type": "table"}, cells_font_size=sizes["tick"])
+    if presentation:
+        fig.update_traces(selector={"mode": "lines"}, line_width=4)
+        fig.update_traces(selector={"mode": "lines+markers"}, line_width=4, marker_size=9)
     return fig
 
 
+def titled(
+    fig: go.Figure,
+    title: str | None,
+    *,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Set a (wrapped) title, and keep ``caption`` with the figure for :func:`slide`.
+
+    The caption is not drawn on screen (the page shows it under the chart); a slide draws
+    it under the plot.  Both are kept in ``fig.layout.meta`` as plain text.
+    """
+    meta = dict(fig.layout.meta or {})
+    if title:
+        meta["title"] = title
+        fig.update_layout(title_text=wrap(title, TITLE_CHARS[presentation]))
+    if caption:
+        meta["caption"] = caption
+    fig.update_layout(meta=meta)
+    return fig
+
+
+def caption_of(fig: go.Figure) -> str | None:
+    return (fig.layout.meta or {}).get("caption")
+
+
+def title_of(fig: go.Figure) -> str | None:
+    return (fig.layout.meta or {}).get("title")
+
+
+SHORT_LABELS = {
+    METRIC_LABELS["normalized"]: "normalised score",
+    "normalised score, mean over targets": "mean normalised score",
+}
+"""Axis titles that a slide shortens: its caption explains them, and a long vertical title
+runs into the slide's title."""
+
+
+def _axes(fig: go.Figure, letter: str) -> list[str]:
+    return [k for k in fig.layout.to_plotly_json() if k.startswith(f"{letter}axis")]
+
+
+def _left_margin(fig: go.Figure) -> int:
+    """Room for the y tick labels and title, estimated from their text (px)."""
+    sizes = PRESENTATION
+    chars, titled_axis = 5, False
+    for name in _axes(fig, "y"):
+        axis = fig.layout[name]
+        if axis.ticktext:
+            chars = max(chars, max(len(str(t)) for t in axis.ticktext))
+        titled_axis |= bool(axis.title.text)
+    return int(chars * 0.62 * sizes["tick"] + (1.7 * sizes["axis"] if titled_axis else 0) + 22)
+
+
+def _square(fig: go.Figure, left: int, top: int, bottom: int) -> None:
+    """Centre a square heatmap (scaleanchor) and put its colour bar beside it."""
+    if not any(t.type == "heatmap" for t in fig.data) or not fig.layout.yaxis.scaleanchor:
+        return
+    plot_w = SLIDE_WIDTH - left - 110
+    plot_h = SLIDE_HEIGHT - top - bottom
+    share = min(1.0, plot_h / plot_w)
+    lo = (1 - share) / 2
+    fig.update_xaxes(domain=[lo, lo + share])
+    fig.update_traces(selector={"type": "heatmap"}, colorbar={"x": lo + share + 0.02})
+
+
+def slide(fig: go.Figure) -> go.Figure:
+    """A copy of ``fig`` laid out as a 16:9 slide: 960 × 540, presentation fonts, caption.
+
+    The caption (from :func:`titled`) is drawn under the plot in the bottom margin, in
+    lines of at most :data:`CAPTION_CHARS` characters.  Margins are set from the text they
+    must hold (titles, tick labels, caption) rather than by Plotly's automargin, so the
+    caption can start at the slide's left edge.
+
+    Returns
+    -------
+    go.Figure
+        A new figure; ``fig`` is not changed.
+    """
+    out = go.Figure(copy.deepcopy(fig.to_dict()))
+    title = title_of(out)
+    if title:
+        out.update_layout(title_text=wrap(title, TITLE_CHARS[True]))
+    for name in _axes(out, "y"):
+        text = out.layout[name].title.text
+        if text in SHORT_LABELS:
+            out.layout[name].title.text = SHORT_LABELS[text]
+    style(out, presentation=True, height=SLIDE_HEIGHT)
+    left = _left_margin(out)
+    out.update_yaxes(automargin=False)
+    bottom = 70
+    caption = caption_of(out)
+    if caption:
+        text = "<br>".join(wrap(part, CAPTION_CHARS) for part in caption.split("\n"))
+        out.add_annotation(
+            text=text,
+            xref="paper",
+            yref="paper",
+            x=0,
+            y=0,
+            xanchor="left",
+            yanchor="top",
+            xshift=-left + 14,
+            yshift=-66,
+            align="left",
+            showarrow=False,
+            font={"size": PRESENTATION["note"], "color": "#444"},
+        )
+        bottom += int(1.3 * PRESENTATION["note"] * (text.count("<br>") + 1)) + 4
+    out.update_layout(width=SLIDE_WIDTH, height=SLIDE_HEIGHT, margin={"l": left, "b": bottom})
+    _square(out, left, out.layout.margin.t, bottom)
+    return out
+
+
+def to_image(fig: go.Figure, fmt: str, *, as_slide: bool = True) -> bytes:
+    """PNG or SVG bytes through kaleido (needs a Chromium: ``make app`` installs it).
+
+    With ``as_slide`` (the default) the figure is laid out by :func:`slide`: a 1920 × 1080
+    PNG (960 × 540 at 2×) or a 960 × 540 SVG, ready for a 16:9 slide.
+    """
+    out = slide(fig) if as_slide else fig
+    scale = PNG_SCALE if fmt == "png" else 1.0
+    size = {"width": SLIDE_WIDTH, "height": SLIDE_HEIGHT} if as_slide else {}
+    return out.to_image(format=fmt, scale=scale, **size)
+
+
+def write_slides(figs: Sequence[go.Figure], paths: Sequence[str | Path]) -> None:
+    """Write several figures as slides (format from each path's suffix) in one browser."""
+    import plotly.io as pio
+
+    slides = [slide(f) for f in figs]
+    for fmt in ("png", "svg"):
+        chosen = [(s, p) for s, p in zip(slides, paths) if str(p).endswith(f".{fmt}")]
+        if chosen:
+            pio.write_images(
+                [s for s, _ in chosen],
+                [str(p) for _, p in chosen],
+                scale=PNG_SCALE if fmt == "png" else 1.0,
+                width=SLIDE_WIDTH,
+                height=SLIDE_HEIGHT,
+            )
+
+
+def _empty(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#777"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def statement(text: str, *, title: str | None = None, presentation: bool = False) -> go.Figure:
+    """A figure that says one thing in words (e.g. that no double peak passed the test)."""
+    fig = _empty(wrap(text, 60))
+    fig.update_annotations(font_color="#222")
+    titled(fig, title, presentation=presentation)
+    return style(fig, presentation=presentation)
+
+
+# --------------------------------------------------------------------------- layer curves
 def _series_label(row: pd.Series, by: Sequence[str]) -> str:
-    parts = []
-    for column in by:
-        value = row[column]
-        parts.append(COMPONENT_LABELS.get(value, value) if column == "component" else str(value))
-    return " · ".join(parts)
+    return " · ".join(str(row[c]) for c in by)
+
+
+def _panels(data: pd.DataFrame, facet: str | None) -> tuple[go.Figure, list]:
+    """One panel per value of ``facet`` (shared y axis), or a single panel."""
+    panels = series_order(data[facet], facet) if facet else [None]
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        shared_yaxes=True,
+        subplot_titles=[str(p) for p in panels] if facet else None,
+        horizontal_spacing=0.04,
+    )
+    return fig, panels
+
+
+def _null_band(fig: go.Figure, part: pd.DataFrame, x: str, col: int, shown: set) -> None:
+    """The permutation null's 2.5-97.5 % band, averaged over the panel's curves (grey)."""
+    if not {"null_lo", "null_hi"} <= set(part.columns):
+        return
+    nulls = part.dropna(subset=["null_lo", "null_hi"]).groupby(x)[["null_lo", "null_hi"]]
+    nulls = nulls.mean().reset_index().sort_values(x)
+    if nulls.empty:
+        return
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([nulls[x], nulls[x][::-1]]),
+            y=np.concatenate([nulls["null_hi"], nulls["null_lo"][::-1]]),
+            fill="toself",
+            fillcolor="rgba(120,120,120,0.15)",
+            line={"width": 0},
+            name="permutation null (95 %)",
+            legendgroup="null",
+            showlegend="null" not in shown,
+            hoverinfo="skip",
+        ),
+        row=1,
+        col=col,
+    )
+    shown.add("null")
+
+
+def _chance_line(fig: go.Figure, part: pd.DataFrame, col: int) -> None:
+    if "chance" not in part.columns or not part["chance"].notna().any():
+        return
+    fig.add_hline(
+        y=float(part["chance"].dropna().median()),
+        line={"dash": "dot", "color": "#444", "width": 1.5},
+        row=1,
+        col=col,
+        annotation_text="chance" if col == 1 else None,
+        annotation_position="bottom right",
+    )
+
+
+def _se_band(line: pd.DataFrame, x: str, hue: str, label: str) -> go.Scatter | None:
+    if "score_se" not in line.columns or not line["score_se"].notna().any():
+        return None
+    se = line["score_se"].fillna(0)
+    return go.Scatter(
+        x=np.concatenate([line[x], line[x][::-1]]),
+        y=np.concatenate([line["score"] + se, (line["score"] - se)[::-1]]),
+        fill="toself",
+        fillcolor=_rgba(hue, 0.14),
+        line={"width": 0},
+        legendgroup=label,
+        showlegend=False,
+        hoverinfo="skip",
+    )
+
+
+def _line(
+    line: pd.DataFrame, *, x: str, label: str, hue: str, dash: str, symbol: str, significant, shown
+):
+    """One curve: filled markers where ``significant`` (if given), hollow elsewhere."""
+    sig = line[significant].fillna(False).to_numpy(bool) if significant in line else None
+    marker = {"size": 6, "color": hue, "symbol": symbol, "line": {"color": hue, "width": 1.5}}
+    if sig is not None:
+        marker["color"] = [hue if s else "white" for s in sig]
+    hover = f"{label}<br>{x}=%{{x}}<br>score=%{{y:.3f}}"
+    if "score_se" in line.columns:
+        hover += "<br>SE=%{customdata[0]:.3f}"
+    return go.Scatter(
+        x=line[x],
+        y=line["score"],
+        mode="lines+markers",
+        name=label,
+        legendgroup=label,
+        showlegend=label not in shown,
+        line={"color": hue, "dash": dash, "width": 2.2},
+        marker=marker,
+        customdata=line[["score_se"]].to_numpy() if "score_se" in line else None,
+        hovertemplate=hover + "<extra></extra>",
+    )
+
+
+def _series(data: pd.DataFrame, color: str | None, dash: str | None):
+    """Each curve of ``data`` with its label, colour and dash, in reading order."""
+    colors = series_order(data[color], color) if color else []
+    dashes = series_order(data[dash], dash) if dash else []
+    by = [c for c in (color, dash) if c]
+    if not by:
+        yield data, "score", "#0072B2", "solid", "circle"
+        return
+    rank = {c: {v: i for i, v in enumerate(series_order(data[c], c))} for c in by}
+    keys = sorted(
+        data.groupby(by, sort=False).groups,
+        key=lambda k: tuple(rank[c][str(v)] for c, v in zip(by, k if len(by) > 1 else (k,))),
+    )
+    for key in keys:
+        values = key if len(by) > 1 else (key,)
+        mask = np.logical_and.reduce([data[c].astype(str) == str(v) for c, v in zip(by, values)])
+        line = data[mask]
+        first = line.iloc[0]
+        hue = color_for(color, first[color], colors) if color else "#0072B2"
+        style_dash = dash_for(dash, first[dash], dashes) if dash else "solid"
+        sets = [str(first[c]) for c in by if c == "stimulus_set"]
+        symbol = SET_SYMBOLS.get(sets[0], "circle") if sets else "circle"
+        yield line, _series_label(first, by), hue, style_dash, symbol
 
 
 def layer_curves(
@@ -91,8 +505,10 @@ def layer_curves(
     chance: bool = True,
     significant: str | None = "significant",
     peaks: pd.DataFrame | None = None,
+    reference: pd.DataFrame | None = None,
     metric: str | None = None,
     title: str | None = None,
+    caption: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
     """Score against depth, one line per series, with its uncertainty and the null.
@@ -102,10 +518,12 @@ def layer_curves(
     data : DataFrame
         One row per series point: ``x``, ``score``, optionally ``score_se``, ``chance``,
         ``null_lo``, ``null_hi`` and a boolean ``significant``, plus the series columns
-        named by ``color``, ``dash`` and ``facet``.
+        named by ``color``, ``dash`` and ``facet`` (and ``n_layers`` when ``reference``
+        bands are drawn on ``x="layer"``).
     x : {"layer", "relative_depth"}
     color, dash : str, optional
-        Columns that pick a line's colour and dash style.
+        Columns that pick a line's colour and dash style (components and models have
+        fixed ones, see :func:`color_for`).
     facet : str, optional
         A column whose values get side-by-side panels with shared axes.
     band : bool
@@ -117,121 +535,97 @@ def layer_curves(
     significant : str, optional
         Boolean column; significant points get filled markers, others hollow.
     peaks : DataFrame, optional
-        Peaks to mark: the series columns, ``x`` and ``score`` (and optionally
-        ``band_lo``/``band_hi`` in ``x`` units for the peak band).
+        Peaks to mark, in the colour of their curve: the series columns, ``x`` and
+        ``score`` (and optionally ``band_lo``/``band_hi`` in ``x`` units).
+    reference : DataFrame, optional
+        Published bands (:func:`core.present.reference.bands`): ``depth_lo``/``depth_hi``,
+        ``label``, ``stimulus_set``, drawn as labelled shaded spans.
+    title, caption : str, optional
+        See :func:`titled`.
+
+    Returns
+    -------
+    go.Figure
     """
     if data.empty:
         return style(_empty("no results for this selection"), presentation=presentation)
-    series_cols = [c for c in (color, dash, facet) if c]
-    panels = list(dict.fromkeys(data[facet])) if facet else [None]
-    colors = list(dict.fromkeys(data[color])) if color else []
-    dashes = list(dict.fromkeys(data[dash])) if dash else []
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(
-        rows=1,
-        cols=len(panels),
-        shared_yaxes=True,
-        subplot_titles=[str(p) for p in panels] if facet else None,
-        horizontal_spacing=0.04,
-    )
+    fig, panels = _panels(data, facet)
     shown: set[str] = set()
     for col, panel in enumerate(panels, start=1):
-        part = data if panel is None else data[data[facet] == panel]
-        if null_band and {"null_lo", "null_hi"} <= set(part.columns):
-            nulls = part.dropna(subset=["null_lo", "null_hi"]).groupby(x)[["null_lo", "null_hi"]]
-            nulls = nulls.mean().reset_index().sort_values(x)
-            if len(nulls):
-                fig.add_trace(
-                    go.Scatter(
-                        x=np.concatenate([nulls[x], nulls[x][::-1]]),
-                        y=np.concatenate([nulls["null_hi"], nulls["null_lo"][::-1]]),
-                        fill="toself",
-                        fillcolor="rgba(120,120,120,0.15)",
-                        line={"width": 0},
-                        name="permutation null (95 %)",
-                        legendgroup="null",
-                        showlegend="null" not in shown,
-                        hoverinfo="skip",
-                    ),
-                    row=1,
-                    col=col,
-                )
-                shown.add("null")
-        if chance and "chance" in part.columns and part["chance"].notna().any():
-            level = float(part["chance"].dropna().median())
-            fig.add_hline(
-                y=level,
-                line={"dash": "dot", "color": "#444", "width": 1.5},
-                row=1,
-                col=col,
-                annotation_text="chance" if col == 1 else None,
-                annotation_position="bottom right",
-            )
-        for _key, line in part.groupby(series_cols, sort=False) if series_cols else [((), part)]:
+        part = data if panel is None else data[data[facet].astype(str) == str(panel)]
+        if null_band:
+            _null_band(fig, part, x, col, shown)
+        if chance:
+            _chance_line(fig, part, col)
+        for line, label, hue, style_dash, symbol in _series(part, color, dash):
             line = line.sort_values(x)
-            first = line.iloc[0]
-            label = _series_label(first, [c for c in (color, dash) if c]) or "score"
-            hue = color_for(color, first[color], colors) if color else "#1f5fa8"
-            style_dash = DASHES[dashes.index(first[dash]) % len(DASHES)] if dash else "solid"
-            if band and "score_se" in line.columns and line["score_se"].notna().any():
-                se = line["score_se"].fillna(0)
-                fig.add_trace(
-                    go.Scatter(
-                        x=np.concatenate([line[x], line[x][::-1]]),
-                        y=np.concatenate([line["score"] + se, (line["score"] - se)[::-1]]),
-                        fill="toself",
-                        fillcolor=_rgba(hue, 0.14),
-                        line={"width": 0},
-                        legendgroup=label,
-                        showlegend=False,
-                        hoverinfo="skip",
-                    ),
-                    row=1,
-                    col=col,
-                )
-            sig = line[significant].fillna(False).to_numpy(bool) if significant in line else None
-            marker = {"size": 6, "color": hue, "line": {"color": hue, "width": 1.5}}
-            if sig is not None:
-                marker["color"] = [hue if s else "white" for s in sig]
-            hover = f"{label}<br>{x}=%{{x}}<br>score=%{{y:.3f}}"
-            if "score_se" in line.columns:
-                hover += "<br>SE=%{customdata[0]:.3f}"
+            se = _se_band(line, x, hue, label) if band else None
+            if se is not None:
+                fig.add_trace(se, row=1, col=col)
             fig.add_trace(
-                go.Scatter(
-                    x=line[x],
-                    y=line["score"],
-                    mode="lines+markers",
-                    name=label,
-                    legendgroup=label,
-                    showlegend=label not in shown,
-                    line={"color": hue, "dash": style_dash, "width": 2.2},
-                    marker=marker,
-                    customdata=line[["score_se"]].to_numpy() if "score_se" in line else None,
-                    hovertemplate=hover + "<extra></extra>",
+                _line(
+                    line,
+                    x=x,
+                    label=label,
+                    hue=hue,
+                    dash=style_dash,
+                    symbol=symbol,
+                    significant=significant,
+                    shown=shown,
                 ),
                 row=1,
                 col=col,
             )
             shown.add(label)
         if peaks is not None and not peaks.empty:
-            _mark_peaks(fig, peaks if panel is None else peaks[peaks[facet] == panel], x, col)
-    ylabel = METRIC_LABELS.get(metric, metric or "score")
-    fig.update_yaxes(title_text=ylabel, row=1, col=1)
-    for col in range(1, len(panels) + 1):
-        fig.update_xaxes(title_text=AXIS_LABELS.get(x, x), row=1, col=col)
-    if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
+            mine = peaks if panel is None else peaks[peaks[facet].astype(str) == str(panel)]
+            _mark_peaks(fig, mine, x=x, col=col, color=color, order=data[color] if color else ())
+    if reference is not None and len(reference):
+        add_reference_bands(fig, reference, x=x, n_layers=_single_n_layers(data))
+    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric or "score"), row=1, col=1)
+    _x_title(fig, AXIS_LABELS.get(x, x), len(panels))
+    titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation)
 
 
-def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, x: str, col: int) -> None:
+def _x_title(fig: go.Figure, text: str, n_panels: int) -> None:
+    """One x-axis title: on the only panel, or centred under side-by-side panels (one
+    title per panel would collide)."""
+    if n_panels == 1:
+        fig.update_xaxes(title_text=text)
+        return
+    fig.add_annotation(
+        text=text,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0,
+        xanchor="center",
+        yanchor="top",
+        yshift=-30,
+        showarrow=False,
+        name="x title",
+    )
+
+
+def _single_n_layers(data: pd.DataFrame) -> int | None:
+    if "n_layers" not in data.columns or data["n_layers"].nunique() != 1:
+        return None
+    return int(data["n_layers"].iloc[0])
+
+
+def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, *, x: str, col: int, color, order) -> None:
+    """Triangles at the peaks, in their curve's colour; shaded peak bands if given."""
     for row in peaks.itertuples():
         lo, hi = getattr(row, "band_lo", None), getattr(row, "band_hi", None)
         if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
             fig.add_vrect(
                 x0=lo, x1=hi, fillcolor="rgba(250,200,60,0.18)", line_width=0, row=1, col=col
             )
+    hues = [
+        color_for(color, v, list(dict.fromkeys(map(str, order)))) if color else "#0072B2"
+        for v in (peaks[color] if color and color in peaks else [None] * len(peaks))
+    ]
     fig.add_trace(
         go.Scatter(
             x=peaks[x],
@@ -239,9 +633,9 @@ def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, x: str, col: int) -> None:
             mode="markers",
             marker={
                 "symbol": "triangle-down",
-                "size": 14,
-                "color": "#f0a500",
-                "line": {"color": "#333", "width": 1},
+                "size": 15,
+                "color": hues,
+                "line": {"color": "#222", "width": 1},
             },
             name="peak",
             legendgroup="peak",
@@ -253,24 +647,74 @@ def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, x: str, col: int) -> None:
     )
 
 
-def mark_points(fig: go.Figure, points: pd.DataFrame, *, x: str) -> go.Figure:
-    """Mark peaks (triangles) and valleys (circles) given as ``x``, ``score``, ``kind``."""
-    styles = {
-        "peak": {"symbol": "triangle-down", "color": "#f0a500"},
-        "valley": {"symbol": "circle-open", "color": "#333"},
-    }
+def add_reference_bands(
+    fig: go.Figure, reference: pd.DataFrame, *, x: str = "relative_depth", n_layers=None
+) -> go.Figure:
+    """Published bands as shaded spans across every panel, each labelled at the top.
+
+    Parameters
+    ----------
+    reference : DataFrame
+        ``label``, ``stimulus_set``, ``measure``, ``depth_lo``, ``depth_hi``,
+        ``layer_lo``, ``layer_hi`` (:func:`core.present.reference.bands`).
+    x : {"relative_depth", "layer"}
+        The figure's axis; on ``layer`` the bands are mapped to this model's layers
+        (``depth × (n_layers - 1)``), so ``n_layers`` is needed.
+    """
+    from core.present.reference import band_label
+
+    if x == "layer" and not n_layers:
+        return fig  # two models on a layer axis: a band has no single place
+    scale = 1.0 if x != "layer" else float(n_layers - 1)
+    for i, row in enumerate(reference.itertuples()):
+        hue = color_for("stimulus_set", row.stimulus_set) if row.stimulus_set else REFERENCE_COLOR
+        fig.add_vrect(
+            x0=row.depth_lo * scale,
+            x1=row.depth_hi * scale,
+            fillcolor=_rgba(hue, 0.16),
+            line={"color": _rgba(hue, 0.6), "width": 1, "dash": "dot"},
+            layer="below",
+            row="all",
+            col="all",
+        )
+        fig.add_annotation(
+            x=row.depth_lo * scale,
+            xanchor="left",
+            y=1.0 - 0.075 * i,
+            yref="paper",
+            yanchor="top",
+            text=band_label(row),
+            showarrow=False,
+            font={"color": "#333"},
+            bgcolor="rgba(255,255,255,0.7)",
+        )
+    return fig
+
+
+def mark_points(fig: go.Figure, points: pd.DataFrame, *, x: str, color: str | None = None):
+    """Mark peaks (triangles) and valleys (open circles) given as ``x``, ``score``, ``kind``.
+
+    With ``color`` (a column of ``points``, e.g. ``model``) each mark takes its curve's
+    colour; the outline stays dark so a mark shows on its own line.
+    """
+    styles = {"peak": "triangle-down", "valley": "circle-open"}
+    order = list(dict.fromkeys(points[color].astype(str))) if color else []
     for kind, part in points.groupby("kind"):
-        style_ = styles.get(kind, styles["peak"])
+        hues = (
+            [color_for(color, v, order) for v in part[color].astype(str)]
+            if color
+            else ["#222"] * len(part)
+        )
         fig.add_trace(
             go.Scatter(
                 x=part[x],
                 y=part["score"],
                 mode="markers",
                 marker={
-                    "symbol": style_["symbol"],
-                    "size": 16,
-                    "color": style_["color"],
-                    "line": {"color": "#333", "width": 1.5},
+                    "symbol": styles.get(kind, "triangle-down"),
+                    "size": 18,
+                    "color": hues if kind == "peak" else "#222",
+                    "line": {"color": "#222", "width": 3 if kind == "valley" else 1.5},
                 },
                 name=kind,
                 hovertemplate=f"{kind} at %{{x}}<br>score=%{{y:.3f}}<extra></extra>",
@@ -279,18 +723,27 @@ def mark_points(fig: go.Figure, points: pd.DataFrame, *, x: str) -> go.Figure:
     return fig
 
 
+# --------------------------------------------------------------------------- matrices
 def heatmap(
     matrix: pd.DataFrame,
     *,
     title: str | None = None,
+    caption: str | None = None,
     zmin: float | None = -1.0,
     zmax: float | None = 1.0,
     colorscale: str = "RdBu_r",
     x_label: str | None = None,
     y_label: str | None = None,
+    colorbar_title: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
-    """A labelled matrix (index × columns), e.g. layer × layer correlations or CKA."""
+    """A labelled matrix (index × columns), e.g. layer × layer correlations or CKA.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Shape (n_rows, n_columns); index and columns label the axes.
+    """
     if matrix.empty:
         return style(_empty("nothing to show"), presentation=presentation)
     fig = go.Figure(
@@ -301,17 +754,52 @@ def heatmap(
             zmin=zmin,
             zmax=zmax,
             colorscale=colorscale,
-            colorbar={"thickness": 14},
+            colorbar={"title": {"text": colorbar_title or ""}},
             hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", title_text=y_label, scaleanchor="x", constrain="domain")
     fig.update_xaxes(title_text=x_label, constrain="domain")
-    if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
+    if len(matrix) > 20:  # one label every 5 rows: 3 apart crowd at slide font sizes
+        ticks = [str(i) for k, i in enumerate(matrix.index) if k % 5 == 0]
+        fig.update_xaxes(tickvals=ticks)
+        fig.update_yaxes(tickvals=ticks)
+    titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=640 if presentation else 520)
 
 
+def table_figure(
+    table: pd.DataFrame,
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    max_rows: int = 10,
+    presentation: bool = False,
+) -> go.Figure:
+    """A small table as a figure (for slides: the stimulus audit, the controls)."""
+    if table.empty:
+        return style(_empty("nothing to show"), presentation=presentation)
+    shown = table.head(max_rows)
+    cells = [
+        [f"{v:.3g}" if isinstance(v, float) else str(v) for v in shown[c]] for c in shown.columns
+    ]
+    fig = go.Figure(
+        go.Table(
+            header={
+                "values": [str(c) for c in shown.columns],
+                "fill_color": "#eee",
+                "align": "left",
+            },
+            cells={"values": cells, "align": "left", "height": 28},
+        )
+    )
+    if len(table) > max_rows:
+        caption = f"{caption or ''}\nfirst {max_rows} of {len(table)} rows".strip()
+    titled(fig, title, caption=caption, presentation=presentation)
+    return style(fig, presentation=presentation)
+
+
+# --------------------------------------------------------------------------- intervals
 def interval_points(
     data: pd.DataFrame,
     *,
@@ -321,42 +809,61 @@ def interval_points(
     hi: str,
     baseline_lo: str | None = None,
     baseline_hi: str | None = None,
+    facet: str | None = None,
     reference: float | None = None,
+    reference_label: str | None = None,
     x_title: str = "",
     title: str | None = None,
+    caption: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
-    """Estimates with intervals, one row each, against a noise baseline interval if given."""
+    """Estimates with intervals, one row each, against a noise baseline interval if given.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per estimate: ``label``, ``value``, ``lo``, ``hi`` (and the baseline
+        columns, and ``facet``).
+    facet : str, optional
+        A column whose values get side-by-side panels, each with its own x axis (e.g. the
+        naive and the split-half estimator, whose baselines sit far apart); rows are
+        matched across panels by ``label``.
+    reference : float, optional
+        A vertical line (e.g. 0, or a published value) labelled ``reference_label``.
+    """
     if data.empty:
         return style(_empty("nothing to show"), presentation=presentation)
-    fig = go.Figure()
-    if baseline_lo and baseline_hi:
-        for i, row in enumerate(data.itertuples()):
-            fig.add_shape(
-                type="rect",
-                x0=getattr(row, baseline_lo),
-                x1=getattr(row, baseline_hi),
-                y0=i - 0.35,
-                y1=i + 0.35,
-                fillcolor="rgba(120,120,120,0.2)",
-                line_width=0,
-            )
-    fig.add_trace(
-        go.Scatter(
-            x=data[value],
-            y=list(range(len(data))),
-            mode="markers",
-            marker={"size": 11, "color": "#1f5fa8"},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": data[hi] - data[value],
-                "arrayminus": data[value] - data[lo],
-            },
-            name="estimate",
-            hovertemplate="%{x:.3f}<extra></extra>",
-        )
+    panels = list(dict.fromkeys(data[facet])) if facet else [None]
+    rows = list(dict.fromkeys(data[label]))
+    fig = make_subplots(
+        rows=1,
+        cols=len(panels),
+        shared_yaxes=True,
+        subplot_titles=[str(p) for p in panels] if facet else None,
+        horizontal_spacing=0.06,
     )
+    for col, panel in enumerate(panels, start=1):
+        part = data if panel is None else data[data[facet] == panel]
+        y = [rows.index(v) for v in part[label]]
+        if baseline_lo and baseline_hi:
+            _baseline_boxes(fig, part, y, baseline_lo, baseline_hi, col)
+        for trace in _estimates(part, y, value, lo, hi, show=col == 1):
+            fig.add_trace(trace, row=1, col=col)
+        if reference is not None:
+            fig.add_vline(
+                x=reference,
+                line={"dash": "dot", "color": "#444"},
+                row=1,
+                col=col,
+                annotation_text=reference_label if col == 1 else None,
+                annotation_position="top",
+            )
+        fig.update_xaxes(
+            title_text=x_title,
+            range=_span(part, [value, lo, hi, baseline_lo, baseline_hi], reference),
+            row=1,
+            col=col,
+        )
     if baseline_lo and baseline_hi:
         fig.add_trace(
             go.Scatter(
@@ -367,22 +874,166 @@ def interval_points(
                 name="noise baseline (95 %)",
             )
         )
+    fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
+    titled(fig, title, caption=caption, presentation=presentation)
+    return style(fig, presentation=presentation, height=max(300, 40 * len(rows) + 180))
+
+
+def _span(part: pd.DataFrame, columns, reference: float | None) -> list[float]:
+    """The x range that holds every estimate, interval and baseline (and the reference)."""
+    values = np.concatenate([part[c].to_numpy(float) for c in columns if c])
     if reference is not None:
-        fig.add_vline(x=reference, line={"dash": "dot", "color": "#444"})
-    fig.update_yaxes(
-        tickvals=list(range(len(data))), ticktext=list(data[label]), autorange="reversed"
+        values = np.append(values, reference)
+    values = values[np.isfinite(values)]
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (-1.0, 1.0)
+    pad = 0.08 * max(hi - lo, 0.1)
+    return [lo - pad, hi + pad]
+
+
+def _baseline_boxes(fig, part: pd.DataFrame, y: list[int], lo: str, hi: str, col: int) -> None:
+    for i, row in zip(y, part.itertuples()):
+        fig.add_shape(
+            type="rect",
+            x0=getattr(row, lo),
+            x1=getattr(row, hi),
+            y0=i - 0.35,
+            y1=i + 0.35,
+            fillcolor="rgba(120,120,120,0.2)",
+            line_width=0,
+            row=1,
+            col=col,
+        )
+
+
+def _estimates(part: pd.DataFrame, y, value: str, lo: str, hi: str, *, show: bool):
+    """Point estimates with their intervals, one trace per component (in its colour)."""
+    y = np.asarray(y)
+    groups = (
+        [
+            (c, (part["component"] == c).to_numpy())
+            for c in series_order(part["component"], "component")
+        ]
+        if "component" in part
+        else [("estimate", np.ones(len(part), bool))]
     )
-    fig.update_xaxes(title_text=x_title)
-    if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
-    return style(fig, presentation=presentation, height=max(300, 70 * len(data) + 150))
+    for name, mask in groups:
+        rows = part[mask]
+        yield go.Scatter(
+            x=rows[value],
+            y=y[mask],
+            mode="markers",
+            marker={
+                "size": 12,
+                "color": color_for("component", name),
+                "line": {"color": "#222", "width": 1},
+            },
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": rows[hi] - rows[value],
+                "arrayminus": rows[value] - rows[lo],
+            },
+            name=name,
+            legendgroup=name,
+            showlegend=show,
+            hovertemplate="%{x:.3f}<extra></extra>",
+        )
+
+
+# --------------------------------------------------------------------------- depth summary
+def _offset(name: str, names: list[str]) -> float:
+    """Where ``name`` sits within its set's slot, so several models sit side by side."""
+    step = 0.6 / max(len(names), 1)
+    return (names.index(name) - (len(names) - 1) / 2) * step
+
+
+def _segments(lo, hi, y) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal segments lo-hi at y, as one trace's x and y (NaN-separated)."""
+    n = len(y)
+    xs = np.column_stack([lo, hi, np.full(n, np.nan)]).ravel()
+    ys = np.column_stack([y, y, np.full(n, np.nan)]).ravel()
+    return xs, ys
+
+
+def _depth_traces(rows: pd.DataFrame, y: np.ndarray, name: str, hue: str, first: bool):
+    """Peak band (thick translucent bar), peak (triangle), expected depth (open circle)."""
+    span = (rows["n_layers"] - 1).clip(lower=1)
+    xs, ys = _segments(rows["band_lo"] / span, rows["band_hi"] / span, y)
+    yield go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        line={"color": hue, "width": 8},
+        opacity=0.4,
+        name=f"{name} · peak band",
+        legendgroup=name,
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    yield go.Scatter(
+        x=rows["peak_depth"],
+        y=y,
+        mode="markers",
+        marker={
+            "symbol": "triangle-down",
+            "size": 15,
+            "color": hue,
+            "line": {"color": "#222", "width": 1},
+        },
+        name=name,
+        legendgroup=name,
+        showlegend=first,
+        customdata=rows[["stimulus_set", "peak_layer"]].to_numpy(),
+        hovertemplate="%{customdata[0]}: peak at layer %{customdata[1]} "
+        "(depth %{x:.2f})<extra></extra>",
+    )
+    if "expected_depth" in rows:
+        yield go.Scatter(
+            x=rows["expected_depth"],
+            y=y,
+            mode="markers",
+            marker={"symbol": "circle-open", "size": 12, "color": hue, "line": {"width": 2.5}},
+            name=f"{name} · expected depth",
+            legendgroup=name,
+            showlegend=False,
+            hovertemplate="expected depth %{x:.2f}<extra></extra>",
+        )
+
+
+REFERENCE_SHADES = ("#4D4D4D", "#A6A6A6", "#7A7A7A", "#CFCFCF")
+"""Published sources in grey (ours are in colour), a shade per source."""
+
+
+def _reference_traces(reference: pd.DataFrame, slots: dict, first: bool):
+    """Published bands as grey bars in their set's slot, one legend entry per label."""
+    for i, (label, rows) in enumerate(reference.groupby("label", sort=False)):
+        rows = rows[rows["stimulus_set"].isin(slots)]
+        if rows.empty:
+            continue
+        y = np.array([slots[s][label] for s in rows["stimulus_set"]])
+        xs, ys = _segments(rows["depth_lo"], rows["depth_hi"], y)
+        kinds = ["first peak" if m == "first_peak" else "peak" for m in rows["measure"]]
+        yield go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": REFERENCE_SHADES[i % len(REFERENCE_SHADES)], "width": 8},
+            name=f"{label} ({'/'.join(dict.fromkeys(kinds))}, published)",
+            legendgroup=f"ref-{label}",
+            showlegend=first,
+            customdata=np.repeat(rows[["layer_lo", "layer_hi"]].to_numpy(), 3, axis=0),
+            hovertemplate=f"{label}: layers %{{customdata[0]:.0f}}-%{{customdata[1]:.0f}}"
+            "<extra></extra>",
+        )
 
 
 def depth_summary(
     curves: pd.DataFrame,
     *,
     color: str = "model",
+    reference: pd.DataFrame | None = None,
     title: str | None = None,
+    caption: str | None = None,
     presentation: bool = False,
 ) -> go.Figure:
     """Where each set's mean curve peaks, on relative depth: the hierarchy at a glance.
@@ -391,117 +1042,79 @@ def depth_summary(
     ----------
     curves : DataFrame
         :func:`core.analysis.findings.findings` ``curves`` rows (``stimulus_set``,
-        ``component``, ``peak_depth``, ``band_lo``/``band_hi`` in layers, ``n_layers``,
-        ``expected_depth``) and the ``color`` column; one panel per component.
+        ``component``, ``peak_depth``, ``peak_layer``, ``band_lo``/``band_hi`` in layers,
+        ``n_layers``, ``expected_depth``) and the ``color`` column; one panel per component.
+    reference : DataFrame, optional
+        Published bands (:func:`core.present.reference.bands`) drawn as grey bars beside
+        ours in their set's row ("paper, 3B" beside "smollm2-135m"), in every panel.
 
-    A bar spans the peak band (layers within one SE of the maximum), a triangle marks the
-    peak and a hollow circle the expected depth (centre of mass above chance).
+    Returns
+    -------
+    go.Figure
+        A bar spans the peak band (layers within one SE of the maximum), a triangle marks
+        the peak and a hollow circle the expected depth (centre of mass above chance); the
+        caption says so (:data:`DEPTH_KEY`).
     """
     if curves.empty:
         return style(_empty("no results for this selection"), presentation=presentation)
-    from plotly.subplots import make_subplots
-
     sets = in_set_order(curves["stimulus_set"])
-    panels = list(dict.fromkeys(curves["component"]))
-    hues = list(dict.fromkeys(curves[color]))
+    panels = series_order(curves["component"], "component")
+    hues = list(dict.fromkeys(curves[color].astype(str)))
+    labels = [] if reference is None else list(dict.fromkeys(reference["label"]))
+    slots_of = [*hues, *labels]
     fig = make_subplots(
-        rows=1,
-        cols=len(panels),
-        shared_yaxes=True,
-        subplot_titles=[COMPONENT_LABELS.get(p, p) for p in panels],
-        horizontal_spacing=0.03,
+        rows=1, cols=len(panels), shared_yaxes=True, subplot_titles=panels, horizontal_spacing=0.03
     )
-    step = 0.5 / max(len(hues), 1)
     for col, panel in enumerate(panels, start=1):
         part = curves[curves["component"] == panel]
-        for h, value in enumerate(hues):
-            rows = part[part[color] == value]
+        for value in hues:
+            rows = part[part[color].astype(str) == value]
             if rows.empty:
                 continue
+            y = np.array([sets.index(x) for x in rows["stimulus_set"]]) + _offset(value, slots_of)
             hue = color_for(color, value, hues)
-            y = (
-                np.array([sets.index(s) for s in rows["stimulus_set"]])
-                + (h - (len(hues) - 1) / 2) * step
-            )
-            span = (rows["n_layers"] - 1).clip(lower=1)
-            lo, hi = rows["band_lo"] / span, rows["band_hi"] / span
-            xs = np.column_stack([lo, hi, np.full(len(rows), np.nan)]).ravel()
-            ys = np.column_stack([y, y, np.full(len(rows), np.nan)]).ravel()
-            first = col == 1
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line={"color": hue, "width": 6},
-                    opacity=0.35,
-                    name=f"{value} · peak band",
-                    legendgroup=f"{value}-band",
-                    showlegend=first,
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=col,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["peak_depth"],
-                    y=y,
-                    mode="markers",
-                    marker={
-                        "symbol": "triangle-down",
-                        "size": 13,
-                        "color": hue,
-                        "line": {"color": "#333", "width": 1},
-                    },
-                    name=f"{value} · peak",
-                    legendgroup=f"{value}-peak",
-                    showlegend=first,
-                    customdata=rows[["stimulus_set", "peak_layer"]].to_numpy(),
-                    hovertemplate="%{customdata[0]}: peak at layer %{customdata[1]} "
-                    "(depth %{x:.2f})<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=rows["expected_depth"],
-                    y=y,
-                    mode="markers",
-                    marker={
-                        "symbol": "circle-open",
-                        "size": 11,
-                        "color": hue,
-                        "line": {"width": 2.5},
-                    },
-                    name=f"{value} · expected depth",
-                    legendgroup=f"{value}-expected",
-                    showlegend=first,
-                    hovertemplate="expected depth %{x:.2f}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        fig.update_xaxes(
-            range=[-0.03, 1.03], title_text=AXIS_LABELS["relative_depth"], row=1, col=col
-        )
+            for trace in _depth_traces(rows, y, value, hue, first=col == 1):
+                fig.add_trace(trace, row=1, col=col)
+        if labels:
+            slots = {
+                s: {lab: i + _offset(lab, slots_of) for lab in labels} for i, s in enumerate(sets)
+            }
+            for trace in _reference_traces(reference, slots, first=col == 1):
+                fig.add_trace(trace, row=1, col=col)
+        fig.update_xaxes(range=[-0.03, 1.03], row=1, col=col)
     fig.update_yaxes(
         tickvals=list(range(len(sets))), ticktext=sets, autorange="reversed", row=1, col=1
     )
-    if title:
-        fig.update_layout(title={"text": title, "x": 0, "xanchor": "left"})
+    _x_title(fig, AXIS_LABELS["relative_depth"], len(panels))
+    caption = f"{caption}\n{DEPTH_KEY}" if caption else DEPTH_KEY
+    titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(320, 90 * len(sets) + 200))
 
 
-def _empty(message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font={"size": 16, "color": "#777"})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+DEPTH_KEY = "▼ peak; bar: layers within one SE of it; ○ expected depth (centre of mass)"
 
 
-def to_image(fig: go.Figure, fmt: str, *, scale: float = 2.0) -> bytes:
-    """PNG or SVG bytes through kaleido (needs a Chromium: ``make app`` installs it)."""
-    return fig.to_image(format=fmt, scale=scale if fmt == "png" else 1.0)
+__all__ = [
+    "AXIS_LABELS",
+    "COMPONENT_COLORS",
+    "GLOSSARY",
+    "METRIC_LABELS",
+    "MODEL_COLORS",
+    "OKABE_ITO",
+    "SET_COLORS",
+    "SET_ORDER",
+    "add_reference_bands",
+    "color_for",
+    "depth_summary",
+    "heatmap",
+    "interval_points",
+    "layer_curves",
+    "mark_points",
+    "slide",
+    "statement",
+    "style",
+    "table_figure",
+    "titled",
+    "to_image",
+    "write_slides",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -158,3 +159,115 @@ def findings(
     folds = store.query(db, "fold_scores", **filters)
     halves = store.query(db, "half_scores", **filters)
     return memo.cached(db, compute, scores, folds, halves)
+
+
+def run_settings(db, *, model: str, pooling: str, stimulus_sets: list[str]) -> pd.DataFrame:
+    """What each stored result was measured with, for captions: n, folds, permutations.
+
+    Returns
+    -------
+    DataFrame
+        One row per set that has a stored run: ``stimulus_set``, ``n_items``, ``n_layers``,
+        ``folds``, ``permutations``, ``svm_null_layers``, ``half_splits``.
+    """
+    rows = []
+    for name in stimulus_sets:
+        run = store.latest_run(db, model, name, pooling)
+        if run is None:
+            continue
+        settings = run.get("settings") or {}
+        rows.append(
+            {
+                "stimulus_set": name,
+                "n_items": int(run["n_items"]),
+                "n_layers": int(run["n_layers"]),
+                "folds": settings.get("folds"),
+                "permutations": settings.get("permutations"),
+                "svm_null_layers": settings.get("svm_null_layers"),
+                "half_splits": settings.get("half_splits"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+MEAN = "mean over targets"
+"""The curve choice that averages a set's targets (normalised), as the pages name it."""
+
+
+def peak_shift_table(
+    db,
+    *,
+    models: list[str] | tuple[str, str],
+    stimulus_set: str,
+    pooling: str,
+    component: str,
+    target: str = MEAN,
+    n_boot: int = 1000,
+) -> pd.DataFrame:
+    """Where two models' curves peak on relative depth, and the shift (second minus first).
+
+    The one computation behind the Compare page, the deck and the cache warmed after a
+    run (kept in the analysis cache, keyed by the rows it reads).
+
+    Returns
+    -------
+    DataFrame
+        One row (:func:`core.analysis.compare.peak_shift`) with ``component``.
+    """
+    from core.analysis import peak_shift
+
+    parts = []
+    for model in models:
+        scores = curves(
+            db,
+            model=model,
+            stimulus_set=stimulus_set,
+            pooling=pooling,
+            components=[component],
+            targets=None if target == MEAN else [target],
+        )
+        if scores.empty:
+            raise StrataError(f"no {stimulus_set} results of '{model}' with pooling '{pooling}'")
+        folds = fold_rows(
+            db, model=model, stimulus_set=stimulus_set, pooling=pooling, component=component
+        )
+        primary = scores.drop_duplicates("target").set_index("target")["metric"]
+        folds = folds[folds["target"].isin(primary.index)]
+        folds = folds[folds["metric"] == folds["target"].map(primary)]
+        parts += [scores, folds]
+    return memo.cached(db, peak_shift, *parts, n_boot=n_boot).assign(component=component)
+
+
+def warm(db, *, model: str, pooling: str = "mean") -> list[str]:
+    """Compute what the pages show first, so a first visit reads it from the cache.
+
+    Called by the job runner when a model's runs end: the Findings tables of ``model``
+    (which the Coordination page and the deck read too), and the Compare page's peak
+    shifts of ``model`` against every other stored model, on each set they share.
+
+    Returns
+    -------
+    list of str
+        What was computed, one line each (for the job's log).
+    """
+    done = []
+    findings(db, model=model, pooling=pooling)
+    done.append(f"findings of {model}")
+    index = store.results_index(db)
+    index = index[index["pooling"] == pooling]
+    mine = set(index.loc[index["model"] == model, "stimulus_set"])
+    for other in sorted(set(index["model"]) - {model}):
+        shared = mine & set(index.loc[index["model"] == other, "stimulus_set"])
+        for name in sorted(shared):
+            for pair in ((model, other), (other, model)):
+                for component in COMPONENTS:
+                    with contextlib.suppress(StrataError):
+                        peak_shift_table(
+                            db,
+                            models=list(pair),
+                            stimulus_set=name,
+                            pooling=pooling,
+                            component=component,
+                        )
+            done.append(f"peak shifts of {model} and {other} on {name}")
+    return done
