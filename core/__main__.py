@@ -194,6 +194,28 @@ def _cmd_report(args) -> None:
         print(f"tables written to {out}/", file=sys.stderr)
 
 
+def _cmd_deck(args) -> None:
+    from core.present.deck import build
+
+    files = build(
+        args.db,
+        model=args.model,
+        compare=args.compare,
+        pooling=args.pooling,
+        out=args.out,
+        reference_files=args.reference or (),
+        pdf=not args.no_pdf,
+    )
+    print(files.html)
+    for path in files.images:
+        print(path)
+    if files.pdf is not None:
+        print(files.pdf)
+    for note in (files.image_note, files.pdf_note):
+        if note:
+            print(note, file=sys.stderr)
+
+
 def _cmd_export_results(args) -> None:
     from core.storage.store import export_results
 
@@ -312,6 +334,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.add_argument("--out", help="also write each table as CSV into this directory")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("deck", help="a talk deck: HTML, slide-ready PNG/SVG and a PDF")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="the model's name in the results")
+    p.add_argument("--compare", help="a second model, beside the first on relative depth")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--reference", nargs="+", help="CSV files of other published results (see README)"
+    )
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF (Chromium print)")
+    p.add_argument("--db")
+    p.set_defaults(func=_cmd_deck)
 
     p = sub.add_parser("export-results", help="copy results into a DuckDB file that travels")
     p.add_argument("--db")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.analysis import hierarchy, mean_curve, peak_shift
-from core.names import HIERARCHY
+from core.analysis import mean_curve
 from core.present import plots, views
-from core.storage import memo
-from ui import figure
+from core.present import reference as published
+from core.present.tables import readable
+from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_results, setup
+from ui.page import guarded, need_components, need_results, setup
 from ui.state import MEAN, pick_curve
+from ui.words import glossary
 
 selection, index = setup(
     "Compare models",
@@ -20,18 +21,25 @@ selection, index = setup(
     "one dash per component.",
 )
 need_results(selection, index)
-if selection.model2 is None:
+stimulus_set, pooling = selection.stimulus_set, selection.pooling
+c1, c2, c3 = st.columns([2, 3, 2])
+model2 = state.second_model(index, selection.model, container=c1, pooling=pooling)
+components = list(state.components(key="cmp_comp", container=c2))
+need_components(components)
+show_paper = state.toggle(
+    "Published bands",
+    key="paper",
+    default=True,
+    container=c3,
+    help="The paper's layer bands on relative depth beside ours (mean over targets only)",
+)
+if model2 is None:
     st.info(
-        "Choose a **second model** in the sidebar. Results of any model run here or merged "
+        "Choose a model to **compare with** above. Results of any model run here or merged "
         "with `python -m core import-results FILE` can be compared."
     )
     st.stop()
-models = [selection.model, selection.model2]
-stimulus_set, pooling, components = (
-    selection.stimulus_set,
-    selection.pooling,
-    list(selection.components),
-)
+models = [selection.model, model2]
 both = index[(index["stimulus_set"] == stimulus_set) & (index["pooling"] == pooling)]
 missing = [m for m in models if m not in set(both["model"])]
 if missing:
@@ -62,6 +70,24 @@ data = data.assign(model=pd.Categorical(data["model"], categories=models, ordere
 data = data.sort_values(["model", "component", "layer"]).assign(
     model=lambda d: d["model"].astype(str)
 )
+bands = None
+if show_paper and target == MEAN:
+    saved = published.saved()
+    bands = published.bands(guarded(published.load, saved), stimulus_sets=[stimulus_set])
+caption = (
+    (
+        "Each target normalised (0 = chance, 1 = perfect), averaged over targets. "
+        if target == MEAN
+        else ""
+    )
+    + (
+        "Shaded: published peak layers as layer / (L-1). "
+        if bands is not None and len(bands)
+        else ""
+    )
+    + "\n"
+    + "; ".join(plots.GLOSSARY[c] for c in components)
+)
 side = plots.layer_curves(
     data,
     x="relative_depth",
@@ -70,8 +96,10 @@ side = plots.layer_curves(
     facet="model",
     significant=None,
     null_band=target != MEAN,
+    reference=bands,
     metric=metric,
-    title=f"{stimulus_set} · {target}: side by side",
+    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: side by side",
+    caption=caption,
     presentation=selection.presentation,
 )
 figure.show(side, data, name=f"compare-side-{stimulus_set}-{target}", key="side")
@@ -83,59 +111,68 @@ overlay = plots.layer_curves(
     significant=None,
     null_band=False,
     band=False,
+    reference=bands,
     metric=metric,
-    title=f"{stimulus_set} · {target}: overlaid",
+    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: overlaid",
+    caption=caption,
     presentation=selection.presentation,
 )
 figure.show(overlay, data, name=f"compare-overlay-{stimulus_set}-{target}", key="overlay")
 
 
 @st.cache_data(show_spinner="Bootstrapping peak positions…", max_entries=64)
-def shifts(state: str, models: tuple, stimulus_set: str, pooling: str, component: str, target: str):
-    parts = []
-    for model in models:
-        s = views.curves(
-            None,
-            model=model,
-            stimulus_set=stimulus_set,
-            pooling=pooling,
-            components=[component],
-            targets=None if target == MEAN else [target],
-        )
-        f = views.fold_rows(
-            None, model=model, stimulus_set=stimulus_set, pooling=pooling, component=component
-        )
-        primary = s.drop_duplicates("target").set_index("target")["metric"]
-        f = f[f["target"].isin(primary.index)]
-        f = f[f["metric"] == f["target"].map(primary)]
-        parts += [s, f]
-    return memo.cached(None, peak_shift, *parts, n_boot=1000).assign(component=component)
+def shifts(
+    state_token: str, models: tuple, stimulus_set: str, pooling: str, component: str, target: str
+):
+    # the same call the job runner makes when a run ends, so it is usually cached already
+    return views.peak_shift_table(
+        None,
+        models=list(models),
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        component=component,
+        target=target,
+    )
 
 
 st.subheader("Where does each model peak?")
 table = pd.concat(
-    [shifts(token(), tuple(models), stimulus_set, pooling, c, target) for c in components],
+    [guarded(shifts, token(), tuple(models), stimulus_set, pooling, c, target) for c in components],
     ignore_index=True,
 )
-table = table.rename(
+raw = table.rename(
     columns=lambda c: c.replace("_a", f" ({models[0]})").replace("_b", f" ({models[1]})")
 )
-st.caption(
-    "Peak of the curve in relative depth with a 95 % interval from resampling folds; "
-    f"shift = {models[1]} minus {models[0]}."
+shown = readable(
+    table.rename(columns={"p_same": "p (same depth)"}),
+    rename={
+        "peak_depth_a": f"peak depth {models[0]}",
+        "peak_depth_b": f"peak depth {models[1]}",
+        "shift": f"shift ({models[1]} - {models[0]})",
+    },
 )
-st.dataframe(table.round(3), hide_index=True, width="stretch")
+st.caption(
+    "Peak of the curve in relative depth with a 95 % interval from resampling folds "
+    f"(1000 bootstraps); shift = {models[1]} minus {models[0]}."
+)
+st.dataframe(shown, hide_index=True, width="stretch")
+figure.csv_button(raw, name=f"peak-shift-{stimulus_set}-{target}", key="shift")
+
+
+@st.cache_data(show_spinner="Testing the order…")
+def order(state_token: str, model: str, pooling: str) -> pd.DataFrame:
+    # the Findings table: one computation, one answer on every page
+    return views.findings(None, model=model, pooling=pooling)["hierarchy"]
+
 
 st.subheader("The hierarchy in each model")
-all_sets = guarded(
-    views.curves, None, model=models, stimulus_set=None, pooling=pooling, components=components
-)
 rows = []
-for (model, component), part in all_sets.groupby(["model", "component"]):
-    if part["stimulus_set"].isin(HIERARCHY).sum() and part["stimulus_set"].nunique() >= 2:
-        ordered = memo.cached(None, hierarchy, part, n_boot=500)
-        rows.append(ordered.assign(model=model, component=component))
+for model in models:
+    table = guarded(order, token(), model, pooling)
+    if len(table):
+        rows.append(table[table["component"].isin(components)].assign(model=model))
 if rows:
-    st.dataframe(pd.concat(rows, ignore_index=True).round(3), hide_index=True, width="stretch")
+    st.dataframe(readable(pd.concat(rows, ignore_index=True)), hide_index=True, width="stretch")
 else:
     st.caption("Run both models on at least two of items, pairs and analogies to test the order.")
+glossary("relative depth", "mean curve", "normalised score")

@@ -5,18 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.analysis import (
-    cka_matrix,
-    layer_correlation,
-    naive_rho,
-    split_half_rho,
-    target_correlation,
-)
+from core.analysis import cka_matrix, layer_correlation, target_correlation
+from core.names import COMPONENTS
 from core.present import plots, views
-from core.storage import memo
-from ui import figure
+from core.present.tables import readable
+from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_results, setup
+from ui.page import guarded, need_components, need_results, setup
+from ui.words import glossary
 
 selection, index = setup(
     "Coordination",
@@ -25,116 +21,153 @@ selection, index = setup(
     "beside its noise baseline, and the split-half estimator is unbiased by noise.",
 )
 need_results(selection, index)
-model, stimulus_set, pooling = selection.model, selection.stimulus_set, selection.pooling
-components = list(selection.components)
+stimulus_set, pooling = selection.stimulus_set, selection.pooling
+c1, c2 = st.columns([2, 3])
+model2 = state.second_model(index, selection.model, container=c1, pooling=pooling)
+components = list(state.components(key="coord_comp", container=c2))
+need_components(components)
+models = [m for m in (selection.model, model2) if m]
 
 
 @st.cache_data(show_spinner="Computing anti-persistence and its baselines…", max_entries=64)
-def persistence(state: str, model: str, stimulus_set: str, pooling: str, components: tuple):
-    scores = views.curves(
-        None, model=model, stimulus_set=stimulus_set, pooling=pooling, components=list(components)
-    )
-    halves = views.half_rows(
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        component=list(components),
-    )
-    naive = memo.cached(None, naive_rho, scores, n_baseline=500).assign(estimator="naive (paper)")
-    split = (
-        memo.cached(None, split_half_rho, halves, n_baseline=500).assign(estimator="split-half")
-        if not halves.empty
-        else pd.DataFrame()
-    )
-    return pd.concat([naive, split], ignore_index=True)
+def persistence(state_token: str, model: str, pooling: str) -> pd.DataFrame:
+    # the Findings table itself: one computation, so one ρ, baseline and p on both pages
+    return views.findings(None, model=model, pooling=pooling)["persistence"]
 
 
 @st.cache_data(show_spinner="Linear CKA between layers…", max_entries=32)
-def cka(state: str, model: str, stimulus_set: str, pooling: str, component: str):
+def cka(state_token: str, model: str, stimulus_set: str, pooling: str, component: str):
     entry = views.cached_activations(None, model=model, stimulus_set=stimulus_set, pooling=pooling)
     if entry is None or component not in entry.arrays:
         return None
     return cka_matrix(entry.arrays[component])
 
 
-stats = guarded(persistence, token(), model, stimulus_set, pooling, tuple(components))
+rows = []
+for model in models:
+    if index[(index["model"] == model) & (index["stimulus_set"] == stimulus_set)].empty:
+        st.warning(f"No {stimulus_set} results of {model} with pooling {pooling}.")
+        continue
+    table = guarded(persistence, token(), model, pooling)
+    table = table[(table["stimulus_set"] == stimulus_set) & table["component"].isin(components)]
+    rows.append(table.assign(model=model))
+stats = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 st.subheader("Anti-persistence of adjacent layers")
 if not stats.empty and stats["rho"].notna().any():
-    stats["label"] = stats["component"] + " · " + stats["estimator"]
+    shown = stats.dropna(subset=["rho"])
+    shown = shown.assign(
+        label=(shown["model"] + " · " if len(models) > 1 else "") + shown["component"]
+    )
     fig = plots.interval_points(
-        stats.dropna(subset=["rho"]),
+        shown,
         label="label",
         value="rho",
         lo="rho",
         hi="rho",
         baseline_lo="baseline_lo",
         baseline_hi="baseline_hi",
-        reference=0.0,
+        facet="estimator",
         x_title="ρ = corr(Δ(l), Δ(l+1)), pooled over targets",
-        title=f"{model} · {stimulus_set}: ρ against its noise baseline",
+        title=f"{' vs '.join(models)} · {stimulus_set}: ρ against its noise baseline",
+        caption="Grey: 95 % of ρ under noise alone (naive: each curve's smooth trend plus "
+        "fresh fold noise; split-half: one half's differences in shuffled layer order). The "
+        "same numbers as on the Findings page.\n"
+        + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
-    figure.show(fig, stats, name=f"{model}-{stimulus_set}-antipersistence", key="rho")
-    for row in stats.dropna(subset=["rho"]).itertuples():
+    figure.show(fig, stats, name=f"{'-'.join(models)}-{stimulus_set}-antipersistence", key="rho")
+    for row in shown.itertuples():
         st.markdown(
-            f"- **{row.component}, {row.estimator}**: ρ = {row.rho:.2f}; noise alone gives "
+            f"- **{row.label}, {row.estimator}**: ρ = {row.rho:.2f}; noise alone gives "
             f"{row.baseline_mean:.2f} [{row.baseline_lo:.2f}, {row.baseline_hi:.2f}]: "
             f"**{row.verdict}** (p = {row.p_value:.3f})."
+        )
+    with st.expander("Table"):
+        st.dataframe(
+            readable(stats, rename={"baseline_mean": "noise baseline [95 %]"}),
+            hide_index=True,
+            width="stretch",
         )
 else:
     st.caption("Not enough layers or targets for the statistic.")
 
+st.subheader("Layer × layer structure")
+m1, m2 = st.columns(2)
+model = (
+    state.choice(
+        "Model for the matrices", models, key="matrix_model", default=models[0], container=m1
+    )
+    if len(models) > 1
+    else models[0]
+)
+component = state.choice(
+    "Component for the matrices",
+    [c for c in COMPONENTS if c in components],
+    key="matrix",
+    default=components[0],
+    container=m2,
+)
 scores = guarded(
     views.curves,
     None,
     model=model,
     stimulus_set=stimulus_set,
     pooling=pooling,
-    components=components,
+    components=[component],
 )
-component = st.selectbox("Component for the matrices", components)
-part = scores[scores["component"] == component]
-st.subheader("Layer × layer correlation of score profiles across targets")
-left, right = st.columns(2)
-with left:
-    raw = layer_correlation(part)
-    figure.show(
-        plots.heatmap(
-            raw, title="raw", x_label="layer", y_label="layer", presentation=selection.presentation
-        ),
-        raw.reset_index(),
-        name=f"{model}-{component}-layer-corr",
-        key="lc_raw",
+where = f"{model} · {stimulus_set} · {component}"
+n_targets = scores["target"].nunique()
+z = layer_correlation(scores, zscore=True)
+figure.show(
+    plots.heatmap(
+        z,
+        title=f"{where}: layer × layer correlation across {n_targets} targets (z-scored)",
+        caption="Each target's curve is z-scored over layers first, so only where it rises "
+        "and falls counts; alternation of adjacent layers would show as a checkerboard next "
+        f"to the diagonal.\n{plots.GLOSSARY[component]}",
+        x_label="layer",
+        y_label="layer",
+        colorbar_title="r",
+        presentation=selection.presentation,
+    ),
+    z.reset_index(),
+    name=f"{model}-{stimulus_set}-{component}-layer-corr-z",
+    key="lc_z",
+)
+with st.expander("Raw (not z-scored) layer × layer correlation"):
+    st.caption(
+        "Without z-scoring, targets that are easy everywhere dominate and the matrix is close "
+        "to 1 throughout: shown for completeness, not as evidence."
     )
-with right:
-    z = layer_correlation(part, zscore=True)
+    raw = layer_correlation(scores)
     figure.show(
         plots.heatmap(
-            z,
-            title="z-scored per target",
+            raw,
+            title=f"{where}: layer × layer correlation (raw)",
             x_label="layer",
             y_label="layer",
+            colorbar_title="r",
             presentation=selection.presentation,
         ),
-        z.reset_index(),
-        name=f"{model}-{component}-layer-corr-z",
-        key="lc_z",
+        raw.reset_index(),
+        name=f"{model}-{stimulus_set}-{component}-layer-corr",
+        key="lc_raw",
     )
 left, right = st.columns(2)
 with left:
-    st.subheader("Target × target")
-    tc = target_correlation(part)
+    tc = target_correlation(scores)
     figure.show(
         plots.heatmap(
-            tc, title="correlation of layer profiles", presentation=selection.presentation
+            tc,
+            title=f"{where}: target × target correlation of layer profiles",
+            colorbar_title="r",
+            presentation=selection.presentation,
         ),
         tc.reset_index(),
-        name=f"{model}-{component}-target-corr",
+        name=f"{model}-{stimulus_set}-{component}-target-corr",
         key="tc",
     )
 with right:
-    st.subheader("Layer × layer CKA")
     matrix = cka(token(), model, stimulus_set, pooling, component)
     if matrix is None:
         st.info(
@@ -145,15 +178,17 @@ with right:
         figure.show(
             plots.heatmap(
                 matrix,
-                title="linear CKA of the activations",
+                title=f"{where}: linear CKA between layers",
                 zmin=0,
                 zmax=1,
                 colorscale="Viridis",
                 x_label="layer",
                 y_label="layer",
+                colorbar_title="CKA",
                 presentation=selection.presentation,
             ),
             matrix.reset_index(),
-            name=f"{model}-{component}-cka",
+            name=f"{model}-{stimulus_set}-{component}-cka",
             key="cka",
         )
+glossary("naive vs split-half", "noise baseline")

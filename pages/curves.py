@@ -5,14 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.analysis import curve_summary, find_curve_peaks, hierarchy
+from core.analysis import curve_summary, find_curve_peaks
 from core.names import in_set_order
 from core.present import plots, views
+from core.present import reference as published
 from core.present.plots import METRIC_LABELS
+from core.present.tables import readable
 from core.probe.metrics import BY_PROBE
-from ui import figure
-from ui.page import guarded, need_results, setup
+from ui import figure, state
+from ui.data import token
+from ui.page import guarded, need_components, need_results, setup
 from ui.state import page_param, set_page_param
+from ui.words import glossary
 
 selection, index = setup(
     "Layer curves",
@@ -35,7 +39,8 @@ x = c2.radio(
 set_page_param("x", x)
 show_peaks = c3.toggle("Mark peaks", value=page_param("peaks", "1") == "1")
 set_page_param("peaks", "1" if show_peaks else "0")
-components = list(selection.components)
+components = list(state.components(key="curves_comp"))
+need_components(components)
 
 if mode == modes[0]:
     targets = guarded(
@@ -88,7 +93,10 @@ if mode == modes[0]:
         dash=dash,
         peaks=peaks,
         metric=used[0] if len(used) == 1 else None,
-        title=f"{model} · {stimulus_set} · pooling {pooling}",
+        title=f"{model} · {stimulus_set} · pooling {pooling}: {', '.join(chosen)}",
+        caption="Mean over 6 grouped folds ± SE; filled markers: significant after "
+        "Benjamini-Hochberg over layers × components; grey band: 95 % of the permutation "
+        "null; dotted: chance.\n" + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
     figure.show(fig, data, name=f"{model}-{stimulus_set}-curves", key="curves")
@@ -97,10 +105,17 @@ if mode == modes[0]:
         "Peak band: layers within one SE of the maximum. Expected layer: centre of mass "
         "of the score above chance (edge-probing style)."
     )
-    st.dataframe(summary.round(3), hide_index=True, width="stretch")
+    st.dataframe(readable(summary, digits=3), hide_index=True, width="stretch")
 else:
     sets = index.loc[(index["model"] == model) & (index["pooling"] == pooling), "stimulus_set"]
     sets = in_set_order(sets)
+    show_paper = state.toggle(
+        "Published bands",
+        key="paper",
+        default=True,
+        help="The paper's layer bands on relative depth (Llama-3.2-3B, Llama-3.3-70B) beside "
+        "ours; add your own on the Findings page",
+    )
     data = guarded(
         views.mean_curves,
         None,
@@ -109,6 +124,9 @@ else:
         pooling=pooling,
         components=components,
     )
+    saved = published.saved()
+    bands = guarded(published.load, saved) if show_paper else None
+    bands = published.bands(bands, stimulus_sets=sets) if bands is not None else None
     fig = plots.layer_curves(
         data,
         x=x,
@@ -116,30 +134,34 @@ else:
         dash="component",
         null_band=False,
         significant=None,
+        reference=bands,
         metric="normalized",
-        title=f"{model}: mean decoding over each set's targets (0 = chance, 1 = perfect)",
+        title=f"{model}: mean decoding over each set's targets",
+        caption="Each target's score normalised (0 = chance, 1 = perfect) and averaged over "
+        "the set's targets; band: ± SE over targets"
+        + ("; shaded spans: published peak layers as layer / (L-1)." if show_paper else ".")
+        + "\n"
+        + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
-    fig.update_yaxes(title_text="normalised score, mean over targets")
     figure.show(fig, data, name=f"{model}-hierarchy", key="hierarchy")
-    scores = guarded(
-        views.curves, None, model=model, stimulus_set=sets, pooling=pooling, components=components
-    )
-    rows = []
-    for component in components:
-        part = scores[scores["component"] == component]
-        if part["stimulus_set"].nunique() >= 2:
-            rows.append(hierarchy(part).assign(component=component))
-    if rows:
-        table = pd.concat(rows, ignore_index=True)
+
+    @st.cache_data(show_spinner="Testing the order…")
+    def order(state_token: str, model: str, pooling: str) -> pd.DataFrame:
+        # the Findings table: one computation, one answer on every page
+        return views.findings(None, model=model, pooling=pooling)["hierarchy"]
+
+    table = order(token(), model, pooling)
+    table = table[table["component"].isin(components)] if len(table) else table
+    if len(table):
         st.subheader("Is the order items < pairs < analogies?")
         st.caption(
             "Expected depth (centre of mass above chance) and peak depth of each set's mean "
             "curve, 95 % intervals from resampling targets, and the bootstrap probability "
             "that the whole order holds by each."
         )
-        st.dataframe(table.round(3), hide_index=True, width="stretch")
-        for component, part in table.groupby("component"):
+        st.dataframe(readable(table), hide_index=True, width="stretch")
+        for component, part in table.groupby("component", sort=False):
             by_mass = "holds" if part["holds"].iloc[0] else "does not hold"
             by_peak = "holds" if part["holds_peak"].iloc[0] else "does not hold"
             st.markdown(
@@ -147,3 +169,4 @@ else:
                 f"by expected depth (bootstrap probability {part['p_order'].iloc[0]:.2f}) and "
                 f"{by_peak} by peak depth ({part['p_order_peak'].iloc[0]:.2f})."
             )
+glossary("normalised score", "mean curve", "relative depth", "peak band", "expected depth")

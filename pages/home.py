@@ -6,11 +6,11 @@ import streamlit as st
 
 from core.config import RunConfig
 from core.lm import DEFAULT_MODEL, SECOND_MODEL
-from core.names import HIERARCHY
+from core.names import COMPONENTS, HIERARCHY
 from core.present import plots, views
 from core.stimuli import builtin_names
 from ui import figure, jobs
-from ui.page import guarded, setup
+from ui.page import guarded, runs_going, setup
 
 selection, index = setup("Strata", "Where in a language model's depth each kind of meaning lives.")
 
@@ -24,12 +24,19 @@ st.markdown(
     "shapes from noise: grouped cross-validation, permutation nulls and split-half estimators."
 )
 
-if index.empty:
+going = runs_going() if index.empty else []
+if index.empty and going:
+    st.info(
+        "A run is going (above); its results show here as soon as its first stimulus set is "
+        "stored. Follow it on the **Run** page."
+    )
+    st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
+elif index.empty:
     sets = [s for s in HIERARCHY if s in builtin_names()]
     st.info(
         f"The results database is empty. Run the embedded {DEFAULT_MODEL} on {', '.join(sets)} "
         f"(a few minutes on a laptop), or add {SECOND_MODEL} too for the Compare page; the "
-        "runs go on in the background."
+        "runs go on in the background, one model after the other."
     )
     left, right = st.columns(2)
     one = left.button(
@@ -46,33 +53,31 @@ if index.empty:
 else:
     model = selection.model
     data = guarded(
-        views.curves,
+        views.mean_curves,
         None,
         model=model,
-        stimulus_set=selection.stimulus_set,
+        stimulus_sets=[selection.stimulus_set],
         pooling=selection.pooling,
-        components=list(selection.components),
+        components=list(COMPONENTS),
     )
-    kinds = data.groupby("metric")["target"].nunique()
-    metric = kinds.idxmax() if len(kinds) else "balanced_accuracy"
-    mean = (
-        data[data["metric"] == metric]
-        .groupby(["component", "layer", "relative_depth"], as_index=False)
-        .agg(score=("score", "mean"), chance=("chance", "mean"))
-    )
+    n_targets = int(data["n_targets"].max()) if len(data) else 0
     fig = plots.layer_curves(
-        mean,
+        data,
         x="layer",
         color="component",
-        band=False,
         null_band=False,
         significant=None,
-        metric=metric,
-        title=f"{model} · {selection.stimulus_set}: mean {plots.METRIC_LABELS[metric]} "
-        "over targets",
+        metric="normalized",
+        title=f"{model} · {selection.stimulus_set}: mean over all {n_targets} targets",
+        caption=(
+            f"Each target's score normalised (0 = chance, dotted line; 1 = perfect) and "
+            f"averaged over all {n_targets} targets, classifiers and regressions alike; "
+            "band: ± SE over targets.\n" + "; ".join(plots.GLOSSARY[c] for c in COMPONENTS)
+        ),
         presentation=selection.presentation,
     )
-    figure.show(fig, mean, name=f"{model}-{selection.stimulus_set}-mean", key="home")
+    figure.show(fig, data, name=f"{model}-{selection.stimulus_set}-mean", key="home")
+    runs_going()
 
 st.subheader("What is stored")
 status = views.cache_status()

@@ -8,11 +8,13 @@ import streamlit as st
 from core.analysis import double_peak, find_curve_peaks
 from core.analysis.findings import mean_fold_curve
 from core.present import plots, views
+from core.present.tables import readable
 from core.storage import memo
-from ui import figure
+from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_results, setup
+from ui.page import guarded, need_components, need_results, setup
 from ui.state import MEAN, page_param, pick_curve, set_page_param
+from ui.words import glossary
 
 selection, index = setup(
     "Double peaks",
@@ -21,7 +23,11 @@ selection, index = setup(
 )
 need_results(selection, index)
 pooling, stimulus_set = selection.pooling, selection.stimulus_set
-models = [m for m in (selection.model, selection.model2) if m]
+top1, top2 = st.columns([2, 3])
+model2 = state.second_model(index, selection.model, container=top1, pooling=pooling)
+components = state.components(key="dp_comp", container=top2)
+need_components(components)
+models = [m for m in (selection.model, model2) if m]
 targets = guarded(
     views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
 )
@@ -54,7 +60,7 @@ def analyse(state: str, model: str, target: str, component: str, smooth: float, 
 rows, curves, marks = [], [], []
 
 for model in models:
-    for component in selection.components:
+    for component in components:
         try:
             curve, verdict, peaks = analyse(token(), model, target, component, smooth, factor)
         except (KeyError, IndexError, ValueError):
@@ -96,12 +102,15 @@ fig = plots.layer_curves(
     significant=None,
     null_band=target != MEAN,
     title=f"{' vs '.join(models)} · {stimulus_set} · {target}",
+    caption="▼ peaks, ○ valley of the two most prominent peaks (smoothed curve); a double "
+    "peak is claimed when the dip beats the best single-peaked fit plus the same fold noise "
+    "(200 simulations).\n" + "; ".join(plots.GLOSSARY[c] for c in components),
     metric="normalized" if target == MEAN else data["metric"].iloc[0],
     presentation=selection.presentation,
 )
 marked = pd.DataFrame(marks)
 if not marked.empty:
-    plots.mark_points(fig, marked, x=x)
+    plots.mark_points(fig, marked, x=x, color="model" if len(models) > 1 else "component")
 figure.show(fig, data, name=f"double-peaks-{stimulus_set}-{target}", key="peaks")
 table = pd.DataFrame(rows)
 st.subheader("Peaks and valleys")
@@ -119,4 +128,5 @@ for row in table.itertuples():
             + (f" (dip {row.dip:.3f}, p = {row.p_value:.2f})" if pd.notna(row.dip) else "")
             + ": no double peak."
         )
-st.dataframe(table.round(3), hide_index=True, width="stretch")
+st.dataframe(readable(table, digits=3), hide_index=True, width="stretch")
+glossary("normalised score", "mean curve")

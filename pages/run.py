@@ -15,12 +15,39 @@ from core.probe import ProbeSettings
 from core.stimuli import builtin_names, upload_names
 from ui import jobs
 from ui.page import setup
+from ui.words import TERMS
 
 setup(
     "Run",
     "Extract every layer's resid_pre, attn_out and mlp_out and probe them. Runs go on in the "
     "background (close the tab if you like); a run already done returns at once from the cache.",
 )
+
+
+@st.fragment(run_every=1.0)
+def progress() -> None:
+    """The newest runs with their progress, above the form (a run started below shows here)."""
+    st.subheader("Runs")
+    recent = jobs.recent(limit=8)
+    if not recent:
+        st.caption("No runs yet.")
+        return
+    for job in recent:
+        box = st.container(border=True)
+        started = time.strftime("%H:%M:%S", time.localtime(job.started))
+        box.markdown(f"**{job.title}** · started {started} · `{job.job_id}`")
+        if job.state == "running":
+            fraction, text = jobs.progress_text(job)
+            box.progress(fraction, text=text)
+        elif job.state == "done":
+            took = f" in {job.finished - job.started:.0f} s" if job.finished else ""
+            box.success(f"finished{took}", icon=":material/check_circle:")
+        else:
+            box.error(job.error or "the run failed", icon=":material/error:")
+
+
+progress()
+st.subheader("Start a run")
 
 OTHER = "another model (hub id, directory or .gguf)"
 with st.form("run"):
@@ -46,28 +73,24 @@ with st.form("run"):
         builtin_names() + upload_names(),
         default=[s for s in HIERARCHY if s in builtin_names()],
     )
-    components = right.multiselect("Components", list(COMPONENTS), default=list(COMPONENTS))
-    poolings = right.multiselect(
-        "Pooling",
-        list(POOLINGS),
-        default=["mean"],
-        help="mean: over the target words' tokens; last: the final token; mean_skip0: mean "
-        "without position 0 (the attention sink)",
+    components = right.multiselect(
+        "Components", list(COMPONENTS), default=list(COMPONENTS), help=TERMS["components"]
     )
+    poolings = right.multiselect("Pooling", list(POOLINGS), default=["mean"], help=TERMS["pooling"])
     c1, c2, c3 = right.columns(3)
     defaults = ProbeSettings()
     permutations = c1.number_input(
-        "Permutations", 0, 1000, defaults.permutations, help="label permutations for the null"
+        "Permutations", 0, 1000, defaults.permutations, help=TERMS["permutations"]
     )
     svm_null_layers = c2.number_input(
         "SVM null layers",
         0,
         200,
         defaults.svm_null_layers or 0,
-        help="layers whose SVM nulls are refitted (0: all)",
+        help=TERMS["SVM null layers"],
     )
     half_splits = c3.number_input(
-        "Half splits", 0, 20, defaults.half_splits, help="for split-half anti-persistence"
+        "Half splits", 0, 20, defaults.half_splits, help=TERMS["half splits"]
     )
     submitted = st.form_submit_button(
         "Start", type="primary", icon=":material/play_arrow:", key="run_start"
@@ -105,44 +128,13 @@ if submitted:
                     prepare(config)
         except StrataError as exc:
             problems.append(first_line(exc))
+    going = [[c.to_dict() for c in job.configs] for job in jobs.running()]
+    if configs and [c.to_dict() for c in configs] in going:
+        problems.append("the same run is already going (see Runs above)")
     if problems:
         for problem in problems:
             st.error(problem)
     else:
         jobs.start(configs)
         st.toast(f"started {model} × {', '.join(sets)}", icon=":material/rocket_launch:")
-
-STAGE_WORDS = {
-    "load": "loading the model",
-    "extract": "extracting activations",
-    "probe": "probing layer × component cells",
-    "store": "writing results",
-}
-
-
-@st.fragment(run_every=1.0)
-def progress() -> None:
-    st.subheader("Runs")
-    recent = jobs.recent(limit=8)
-    if not recent:
-        st.caption("No runs yet.")
-        return
-    for job in recent:
-        box = st.container(border=True)
-        started = time.strftime("%H:%M:%S", time.localtime(job.started))
-        box.markdown(f"**{job.title}** · started {started} · `{job.job_id}`")
-        if job.state == "running":
-            stage = STAGE_WORDS.get(job.stage, "starting")
-            if job.n_steps > 1:
-                stage = f"run {job.step} of {job.n_steps}: {stage}"
-            fraction = job.done / job.total if job.total else 0.0
-            eta = f", about {job.eta_s:.0f} s left in this stage" if job.eta_s else ""
-            box.progress(min(fraction, 1.0), text=f"{stage}: {job.done}/{job.total}{eta}")
-        elif job.state == "done":
-            took = f" in {job.finished - job.started:.0f} s" if job.finished else ""
-            box.success(f"finished{took}", icon=":material/check_circle:")
-        else:
-            box.error(job.error or "the run failed", icon=":material/error:")
-
-
-progress()
+        st.rerun()  # the new run shows at once in Runs above

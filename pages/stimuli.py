@@ -9,6 +9,7 @@ from core.stimuli import StimulusError, builtin_names, load, save_upload, upload
 from core.stimuli.registry import DATA
 from ui.page import setup
 from ui.state import page_param, set_page_param
+from ui.words import TERMS
 
 setup("Stimuli", "The texts each probe sees, their labels and CV groups, and where they come from.")
 
@@ -29,7 +30,7 @@ with browse:
     n_groups = stimuli.frame["group"].nunique()
     c1, c2, c3 = st.columns(3)
     c1.metric("Items", len(stimuli))
-    c2.metric("CV groups", n_groups)
+    c2.metric("CV groups", n_groups, help=TERMS["CV groups"])
     c3.metric("Targets", len(stimuli.targets))
     rows = []
     for target, kind in stimuli.targets.items():

@@ -1,4 +1,10 @@
-"""Show a figure with its downloads: PNG and SVG (kaleido, made on click) and the data as CSV."""
+"""Show a figure with its caption and downloads: 16:9 slide PNG and SVG, the data as CSV.
+
+The PNG (1920 × 1080) and SVG (960 × 540) are made on click through kaleido, laid out as a
+slide by :func:`core.present.plots.slide` (presentation fonts, the caption under the plot),
+whatever the page's own mode; the buttons say what they give in words, so they stay
+readable in a narrow column.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.present.plots import to_image
+from core.present.plots import caption_of, to_image
 from core.safe_csv import to_csv
 
 
@@ -16,11 +22,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "figure"
 
 
-def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> None:
-    """The figure, then one row of download buttons."""
-    st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False})
+def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **chart) -> None:
+    """The figure, its caption (if the builder was given one), then the download buttons.
+
+    Extra keyword arguments go to ``st.plotly_chart`` (e.g. ``on_select``).
+    """
+    st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False}, **chart)
+    caption = caption_of(fig)
+    if caption:
+        st.caption(caption.replace("\n", "  \n"))
     slug = _slug(name)
-    cols = st.columns([1, 1, 1, 5])
+    row = st.container(horizontal=True, gap="small")
 
     def image(fmt: str):
         def make() -> bytes:
@@ -28,36 +40,36 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str) -> N
 
         return make
 
-    cols[0].download_button(
-        "PNG",
+    row.download_button(
+        "Slide PNG",
         data=image("png"),
         file_name=f"{slug}.png",
         mime="image/png",
         key=f"png_{key}",
         on_click="ignore",
-        icon=":material/image:",
+        help="16:9, 1920 × 1080, large fonts, caption under the plot",
     )
-    cols[1].download_button(
-        "SVG",
+    row.download_button(
+        "Slide SVG",
         data=image("svg"),
         file_name=f"{slug}.svg",
         mime="image/svg+xml",
         key=f"svg_{key}",
         on_click="ignore",
-        icon=":material/draw:",
+        help="16:9, 960 × 540 points: 18 pt text on a widescreen slide",
     )
     if data is not None:
-        csv_button(data, name=name, key=key, container=cols[2])
+        csv_button(data, name=name, key=key, container=row)
 
 
 def csv_button(data: pd.DataFrame, *, name: str, key: str, container=st) -> None:
-    """A table's data as a CSV download, safe to open in a spreadsheet (no formulas run)."""
+    """A table's data (all numbers, intervals in their own columns) as a CSV download, safe
+    to open in a spreadsheet (no formulas run)."""
     container.download_button(
-        "CSV",
+        "Data CSV",
         data=to_csv(data),
         file_name=f"{_slug(name)}.csv",
         mime="text/csv",
         key=f"csv_{key}",
         on_click="ignore",
-        icon=":material/table:",
     )

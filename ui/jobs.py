@@ -43,9 +43,10 @@ def _write_json(path: Path, payload: dict) -> None:
 class JobStatus:
     """What a job is doing now.
 
-    ``stage`` is one of :data:`core.pipeline.STAGES` (or None before the first), ``done``
-    and ``total`` count within it; ``step`` (1-based) and ``n_steps`` say which of the
-    job's model × stimulus-set runs is going.
+    ``stage`` is one of :data:`STAGE_WORDS` (or None before the first), ``done`` and
+    ``total`` count within it; ``step`` (1-based) and ``n_steps`` say which of the job's
+    model × stimulus-set runs is going; ``note`` says why a stage may take long (a first
+    model conversion).
     """
 
     job_id: str
@@ -57,6 +58,7 @@ class JobStatus:
     step: int
     n_steps: int
     eta_s: float | None
+    note: str | None
     error: str | None
     started: float
     finished: float | None
@@ -139,6 +141,7 @@ def status(job_id: str) -> JobStatus:
         step=int(progress.get("step", 1)),
         n_steps=len(configs),
         eta_s=progress.get("eta_s"),
+        note=progress.get("note"),
         error=error,
         started=job["started"],
         finished=(result or {}).get("finished"),
@@ -155,23 +158,98 @@ def recent(limit: int = 10) -> list[JobStatus]:
     return out
 
 
+STAGE_WORDS = {
+    "prepare": "reading the stimuli and checking what is already stored",
+    "load": "loading the model",
+    "extract": "extracting activations",
+    "probe": "probing layer × component cells",
+    "store": "writing results",
+    "analyse": "computing the findings the pages show (once per model)",
+}
+"""What each stage of a job is doing, in words: the pipeline's :data:`core.pipeline.STAGES`
+plus the job's own ``prepare`` (before the first callback) and ``analyse`` (warming the
+analysis cache after a model's last run)."""
+CONVERSION_NOTE = (
+    "the first time only: converting the model from its GGUF file, about a minute or two; "
+    "later runs load it in seconds"
+)
+
+
+class Rate:
+    """Time left in a stage, from its steady pace: the clock starts at the first finished
+    unit, so start-up (worker processes, imports, a first slow cell) is not extrapolated
+    over the whole stage (that gave "about 8341 s left" for a 30 s stage).
+
+    No estimate until a few units (at least 3 and 5 % of the stage) have finished since.
+    """
+
+    def __init__(self):
+        self.stage: str | None = None
+        self.start: tuple[float, int] | None = None
+
+    def __call__(self, stage: str, done: int, total: int, now: float) -> float | None:
+        if stage != self.stage:
+            self.stage, self.start = stage, None
+        if done <= 0 or total <= 0:
+            return None
+        if self.start is None:
+            self.start = (now, done)
+            return None
+        t0, d0 = self.start
+        steps = done - d0
+        if steps < max(3, 0.05 * total) or now <= t0:
+            return None
+        return (now - t0) / steps * (total - done)
+
+
 class _Recorder:
     """The pipeline's progress callback, kept as ``progress.json`` for the app to poll."""
 
-    def __init__(self, path: Path, step: int):
-        self.path, self.step = path, step
-        self.started: dict[str, float] = {}
+    def __init__(self, path: Path, step: int, note: str | None = None, clock=time.time):
+        self.path, self.step, self.note, self.clock = path, step, note, clock
+        self.rate = Rate()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.time()
-        first = self.started.setdefault(stage, now)
-        eta = (now - first) / done * (total - done) if done else None
+        now = self.clock()
         record = {"step": self.step, "stage": stage, "done": done, "total": total}
-        _write_json(self.path, {**record, "eta_s": eta, "time": now})
+        if stage == "load" and self.note:
+            record["note"] = self.note
+        _write_json(self.path, {**record, "eta_s": self.rate(stage, done, total, now), "time": now})
+
+
+def _conversion_note(config: RunConfig) -> str | None:
+    """Say so when this run's model is converted from GGUF first (it happens once)."""
+    from core.lm import identify
+    from core.lm.loading import needs_conversion
+
+    if config.remote:
+        return None
+    with contextlib.suppress(StrataError, OSError):
+        if needs_conversion(identify(config.model, dtype=config.dtype)):
+            return CONVERSION_NOTE
+    return None
+
+
+def _warm(config: RunConfig, recorder: _Recorder) -> None:
+    """Compute what the pages show first for this model, so their first visit is quick."""
+    from core.present.views import warm
+
+    for pooling in config.poolings:
+        recorder("analyse", 0, 1)
+        try:
+            warm(config.db, model=config.name, pooling=pooling)
+        except StrataError as exc:  # a cache: a failure here never fails the run
+            print(f"warning: analyses not precomputed: {first_line(exc)}", file=sys.stderr)
+        recorder("analyse", 1, 1)
 
 
 def _run(folder: Path) -> bool:
-    """Inside the job's process: run each config in order, keep a structured result."""
+    """Inside the job's process: run each config in order, keep a structured result.
+
+    Every config's inputs are checked before the first does any work; after a model's
+    last run in the job, its findings are computed into the analysis cache (the pages read
+    them from there).
+    """
     from core.pipeline import prepare, run
 
     job = json.loads((folder / "job.json").read_text())
@@ -181,8 +259,14 @@ def _run(folder: Path) -> bool:
         for config in configs:  # every set's inputs, before the first does any work
             prepare(config)
         for step, config in enumerate(configs, start=1):
-            report = run(config, progress=_Recorder(folder / "progress.json", step))
+            recorder = _Recorder(folder / "progress.json", step)
+            recorder("prepare", 0, 0)
+            recorder.note = _conversion_note(config)
+            report = run(config, progress=recorder)
             reports.append(report.to_dict())
+            later = configs[step:]
+            if not any((c.name, c.db) == (config.name, config.db) for c in later):
+                _warm(config, recorder)
     except StrataError as exc:
         error = first_line(exc)
     except Exception as exc:  # a bug: keep its traceback in stderr.log, say so in one line
@@ -193,6 +277,39 @@ def _run(folder: Path) -> bool:
         {"ok": error is None, "error": error, "reports": reports, "finished": time.time()},
     )
     return error is None
+
+
+def running(limit: int = 10) -> list[JobStatus]:
+    """The jobs going now (newest first)."""
+    return [job for job in recent(limit) if job.state == "running"]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(5, round(seconds / 5) * 5):.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def progress_text(job: JobStatus) -> tuple[float, str]:
+    """A running job's progress bar fraction and its line of words.
+
+    ``run 2 of 3 (gemma3-270m × pairs): probing layer × component cells: 40/90, about
+    1 min left in this stage``.
+    """
+    stage = STAGE_WORDS.get(job.stage or "prepare", job.stage or "starting")
+    parts = []
+    if job.n_steps > 1:
+        config = job.configs[min(job.step, job.n_steps) - 1]
+        parts.append(f"run {job.step} of {job.n_steps} ({config.name} × {config.stimuli})")
+    text = stage
+    if job.total and job.stage not in ("prepare", "analyse"):
+        text += f": {job.done}/{job.total}"
+    if job.note:
+        text += f" ({job.note})"
+    if job.eta_s:
+        text += f", about {_duration(job.eta_s)} left in this stage"
+    fraction = min(job.done / job.total, 1.0) if job.total else 0.0
+    return fraction, ": ".join([*parts, text]) if parts else text
 
 
 if __name__ == "__main__":

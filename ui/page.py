@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import StrataError, first_line
 from core.storage import store
-from ui import data
+from ui import data, jobs
 from ui.state import Selection, sidebar
 
 
@@ -32,17 +32,51 @@ def setup(title: str, caption: str | None = None) -> tuple[Selection, pd.DataFra
     return sidebar(index), index
 
 
+def runs_going(*, compact: bool = False) -> list[jobs.JobStatus]:
+    """Say what runs are going (with their progress); returns them."""
+    going = jobs.running()
+    for job in going:
+        fraction, text = jobs.progress_text(job)
+        box = st.container(border=True)
+        box.markdown(f"**Running: {job.title}**" + ("" if compact else f" · `{job.job_id}`"))
+        box.progress(fraction, text=text)
+    return going
+
+
+@st.fragment(run_every=3.0)
+def _reload_when_results_change(seen: str) -> None:
+    """While a run goes, rerun the page as soon as it has written new results."""
+    if data.token() != seen:
+        st.rerun(scope="app")
+
+
 def need_results(selection: Selection, index: pd.DataFrame) -> None:
-    """Stop with a pointer to the Run page when there is nothing to show."""
+    """Stop with a pointer to the Run page when there is nothing to show.
+
+    While a run is going, say so (with its progress) and show its results as soon as the
+    first set is stored, instead of "No results yet".
+    """
     if index.empty or selection.model is None or selection.stimulus_set is None:
-        st.info(
-            "No results yet. Start a run on the **Run** page (SmolLM2 on the built-in sets "
-            "takes a few minutes on a laptop)."
-        )
+        going = jobs.running()
+        if going:
+            st.info(
+                "No results yet: a run is going, and this page shows its results as soon as "
+                "its first stimulus set is stored."
+            )
+            runs_going(compact=True)
+            _reload_when_results_change(data.token())
+        else:
+            st.info(
+                "No results yet. Start a run on the **Run** page (SmolLM2 on the built-in "
+                "sets takes a few minutes on a laptop)."
+            )
         st.page_link("pages/run.py", label="Go to Run", icon=":material/play_circle:")
         st.stop()
-    if not selection.components:
-        st.warning("Pick at least one component in the sidebar.")
+
+
+def need_components(components) -> None:
+    if not components:
+        st.warning("Pick at least one component.")
         st.stop()
 
 

@@ -1,28 +1,33 @@
-"""The shared selection (model × stimulus set × component × pooling), kept in the URL.
+"""The shared selection (model × stimulus set × pooling) and each page's own, kept in the URL.
 
 Widgets read their defaults from ``st.query_params`` and write back to it, so a view can be
 bookmarked or shared and reopens identically; ``st.session_state`` carries the selection
-across pages within a session.
+across pages within a session.  The sidebar holds what every page shares (model, stimulus
+set, pooling, presentation mode); what only some pages need (the second model, the
+components, the matrix component, the paper's bands) is picked on those pages, each under
+its own URL key, so one page's slide does not switch the whole app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
+from core.lm import DEFAULT_MODEL
 from core.names import COMPONENTS, in_set_order
+from core.present.views import MEAN
+from ui.words import TERMS
 
-KEYS = ("model", "model2", "set", "component", "pooling", "present")
+KEYS = ("model", "model2", "set", "pooling", "present")
 
 
 @dataclass(frozen=True)
 class Selection:
     model: str | None
-    model2: str | None
     stimulus_set: str | None
-    components: tuple[str, ...]
     pooling: str | None
     presentation: bool
 
@@ -42,11 +47,22 @@ def _remember(name: str, value: str | None) -> None:
         del st.query_params[name]
 
 
-def _pick(label: str, options: list[str], name: str, *, allow_none: bool = False, **kw):
+def _pick(
+    label: str,
+    options: list[str],
+    name: str,
+    *,
+    allow_none: bool = False,
+    default: str | None = None,
+    container=st,
+    **kw,
+):
     current = _param(name)
     choices = ([None] if allow_none else []) + options
+    if current not in choices:
+        current = default
     index = choices.index(current) if current in choices else 0
-    value = st.selectbox(
+    value = container.selectbox(
         label,
         choices,
         index=index if choices else None,
@@ -59,47 +75,82 @@ def _pick(label: str, options: list[str], name: str, *, allow_none: bool = False
 
 
 def sidebar(index: pd.DataFrame) -> Selection:
-    """Draw the shared picker from what the results database holds."""
+    """Draw the shared picker from what the results database holds.
+
+    The app opens on the embedded default model (:data:`core.lm.DEFAULT_MODEL`) when it
+    has results, whatever sorts first.
+    """
     with st.sidebar:
         st.markdown("**Selection**")
         models = sorted(index["model"].unique()) if not index.empty else []
-        model = _pick("Model", models, "model", help="Results of this model")
-        others = [m for m in models if m != model]
-        model2 = _pick(
-            "Second model (compare)",
-            others,
-            "model2",
-            allow_none=True,
-            help="Shown beside the first on the Compare page",
-        )
+        model = _pick("Model", models, "model", default=DEFAULT_MODEL, help="Results of this model")
         sets = in_set_order(index.loc[index["model"] == model, "stimulus_set"]) if model else []
         stimulus_set = _pick("Stimulus set", sets, "set")
-        poolings = (
-            sorted(
-                index.loc[
-                    (index["model"] == model) & (index["stimulus_set"] == stimulus_set), "pooling"
-                ].unique()
-            )
-            if model
-            else []
-        )
-        pooling = _pick(
-            "Pooling", poolings, "pooling", help="mean: target words; last: final token"
-        )
-        saved = _param("component")
-        default = [c for c in (saved or "").split(",") if c in COMPONENTS] or list(COMPONENTS)
-        components = st.multiselect(
-            "Components", list(COMPONENTS), default=default, key="w_component"
-        )
-        _remember("component", ",".join(components))
+        rows = index[(index["model"] == model) & (index["stimulus_set"] == stimulus_set)]
+        poolings = sorted(rows["pooling"].unique()) if model else []
+        pooling = _pick("Pooling", poolings, "pooling", default="mean", help=TERMS["pooling"])
         present = st.toggle(
             "Presentation mode",
             value=_param("present") == "1",
             key="w_present",
-            help="Large fonts and lines for a projector",
+            help="Large fonts (18 pt and up) and thick lines for a projector; downloads are "
+            "16:9 slides (PNG 1920 × 1080, SVG 960 × 540) either way",
         )
         _remember("present", "1" if present else None)
-    return Selection(model, model2, stimulus_set, tuple(components), pooling, present)
+    return Selection(model, stimulus_set, pooling, present)
+
+
+def second_model(
+    index: pd.DataFrame,
+    first: str | None,
+    *,
+    label: str = "Compare with",
+    container=st,
+    pooling: str | None = None,
+) -> str | None:
+    """A second model for this page (URL key ``model2``, so a shared link keeps it)."""
+    rows = index if pooling is None else index[index["pooling"] == pooling]
+    others = [m for m in sorted(rows["model"].unique()) if m != first]
+    return _pick(
+        label,
+        others,
+        "model2",
+        allow_none=True,
+        container=container,
+        help="A second model, beside the first on relative depth",
+    )
+
+
+def components(
+    *,
+    key: str,
+    container=st,
+    default: Sequence[str] = COMPONENTS,
+    label: str = "Components",
+) -> tuple[str, ...]:
+    """This page's components, kept in the URL under ``key``."""
+    saved = _param(key)
+    chosen = [c for c in (saved or "").split(",") if c in COMPONENTS] if saved else list(default)
+    picked = container.multiselect(
+        label, list(COMPONENTS), default=chosen, key=f"w_{key}", help=TERMS["components"]
+    )
+    _remember(key, ",".join(picked) or None)
+    return tuple(picked)
+
+
+def choice(label: str, options: list[str], *, key: str, default: str, container=st, **kw) -> str:
+    """A page's single choice, kept in the URL under ``key``."""
+    return _pick(label, options, key, default=default, container=container, **kw)
+
+
+def toggle(label: str, *, key: str, default: bool = False, container=st, **kw) -> bool:
+    """A page's on/off setting, kept in the URL under ``key`` as ``1``/``0``."""
+    saved = _param(key)
+    value = container.toggle(
+        label, value=default if saved is None else saved == "1", key=f"w_{key}", **kw
+    )
+    _remember(key, "1" if value else "0")
+    return value
 
 
 def page_param(name: str, default: str) -> str:
@@ -112,15 +163,15 @@ def set_page_param(name: str, value: str) -> None:
     _remember(name, value)
 
 
-MEAN = "mean over targets"
-
-
 def pick_curve(targets: list[str], *, key: str, container=st) -> str:
     """One target's curve, or the mean over targets; remembered in the URL under ``key``."""
     options = [MEAN, *targets]
     saved = page_param(key, MEAN)
-    choice = container.selectbox(
-        "Curve", options, index=options.index(saved) if saved in options else 0
+    choice_ = container.selectbox(
+        "Curve",
+        options,
+        index=options.index(saved) if saved in options else 0,
+        help=TERMS["mean curve"],
     )
-    set_page_param(key, choice)
-    return choice
+    set_page_param(key, choice_)
+    return choice_

@@ -56,6 +56,14 @@ def converted_dir(gguf: Path) -> Path:
     return models_dir() / f"{gguf.stem}-{file_sha256(gguf)[:12]}"
 
 
+def needs_conversion(model_id: ModelId) -> bool:
+    """Whether loading ``model_id`` first dequantises a GGUF (once: a minute or two)."""
+    if model_id.kind not in ("alias", "gguf"):
+        return False
+    target = converted_dir(Path(model_id.source))
+    return not ((target / "config.json").is_file() and (target / "model.safetensors").is_file())
+
+
 def _converted_gguf(gguf: Path) -> Path:
     """Dequantise a GGUF once into ``cache/models/``; later loads read the saved weights."""
     target = converted_dir(gguf)

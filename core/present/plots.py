@@ -424,6 +424,7 @@ def _chance_line(fig: go.Figure, part: pd.DataFrame, col: int) -> None:
         col=col,
         annotation_text="chance" if col == 1 else None,
         annotation_position="bottom right",
+        exclude_empty_subplots=False,  # drawn before the curves: the panel is still empty
     )
 
 
@@ -478,11 +479,10 @@ def _series(data: pd.DataFrame, color: str | None, dash: str | None):
         return
     rank = {c: {v: i for i, v in enumerate(series_order(data[c], c))} for c in by}
     keys = sorted(
-        data.groupby(by, sort=False).groups,
-        key=lambda k: tuple(rank[c][str(v)] for c, v in zip(by, k if len(by) > 1 else (k,))),
+        {tuple(str(v) for v in row) for row in data[by].itertuples(index=False)},
+        key=lambda k: tuple(rank[c][v] for c, v in zip(by, k)),
     )
-    for key in keys:
-        values = key if len(by) > 1 else (key,)
+    for values in keys:
         mask = np.logical_and.reduce([data[c].astype(str) == str(v) for c, v in zip(by, values)])
         line = data[mask]
         first = line.iloc[0]

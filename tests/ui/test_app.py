@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -49,9 +51,15 @@ def test_findings_page_states_peaks_verdicts_and_order_for_both_models(app):
     assert set(summaries[0]["stimulus_set"]) == {"items", "pairs", "analogies"}
     assert set(summaries[1]["stimulus_set"]) == {"items", "pairs"}
     text = "\n".join(m.value for m in app.markdown)
-    assert text.count("noise alone gives") == 3 * (3 + 2) * 2  # components × sets × estimators
+    rho = re.findall(r"ρ = -?\d\.\d\d; noise alone gives", text)
+    assert len(rho) == 3 * (3 + 2) * 2  # components × sets × estimators
     assert "pairs holds by" in text or "pairs does not hold by" in text
     assert text.count("attn_out: items < pairs") == 2  # the order, tested in each model
+    # the published bands, in words, for each model: where ours peaks against the paper's
+    assert [s.value for s in app.subheader].count("Beside the published results") == 2
+    assert text.count("paper, 3B peaks at relative depth 0.07-0.26") == 2
+    assert re.search(r"smollm2-135m peaks at resid_pre 0\.\d\d \((inside|earlier than|later)", text)
+    assert "ρ of attn_out: paper, 70B reports -0.33" in text
 
 
 def test_layer_curves_for_a_target_and_the_hierarchy(app):
@@ -65,7 +73,13 @@ def test_layer_curves_for_a_target_and_the_hierarchy(app):
     _no_errors(app)
     table = app.dataframe[-1].value
     assert list(table["stimulus_set"].unique()) == ["items", "pairs", "analogies"]
-    assert table["expected_depth"].between(0, 1).all()
+    # identifying columns first, an estimate and its interval in one cell
+    assert list(table.columns[:2]) == ["stimulus_set", "component"]
+    cells = table["expected_depth"].str.extract(r"^(\d\.\d\d) \[(\d\.\d\d), (\d\.\d\d)\]$")
+    values = cells.astype(float)
+    assert values.notna().all().all() and values.stack().between(0, 1).all()
+    assert ((values[1] <= values[0]) & (values[0] <= values[2])).all()
+    assert not [c for c in table.columns if c.endswith(("_lo", "_hi")) or c in ("lo", "hi")]
     assert any("the order items < pairs < analogies" in m.value for m in app.markdown)
 
 
@@ -88,20 +102,81 @@ def test_compare_page_puts_both_models_on_relative_depth(app):
     assert _charts(app) == 2
     shifts = app.dataframe[0].value
     assert len(shifts) == 3
-    depth_cols = [
-        c for c in shifts.columns if c.startswith("peak_depth") and "lo" not in c and "hi" not in c
+    assert list(shifts.columns[:3]) == [
+        "component",
+        "peak depth smollm2-135m",
+        "peak depth gemma3-270m",
     ]
-    assert len(depth_cols) == 2 and shifts[depth_cols].stack().between(0, 1).all()
+    depths = shifts.iloc[:, 1:3].stack().str.extract(r"^(\d\.\d\d) \[").astype(float)
+    assert depths[0].between(0, 1).all()
+
+
+RHO = (
+    r"(?:\*\*)?(?:(?P<who>[\w.-]+) · )?(?P<component>\w+)(?: · |, )(?P<estimator>naive|split-half)"
+    r"(?:\*\*)?: ρ = (?P<rho>-?[\d.]+); noise alone gives (?P<base>-?[\d.]+) .*p = (?P<p>[\d.]+)\)"
+)
+
+
+def _rho(markdown) -> list[dict]:
+    """Each markdown block's ρ sentences as {(who, component, estimator): (ρ, baseline, p)}."""
+    blocks = []
+    for m in markdown:
+        found = {
+            (hit["who"] or "", hit["component"], hit["estimator"]): (
+                hit["rho"],
+                hit["base"],
+                hit["p"],
+            )
+            for hit in re.finditer(RHO, m.value)
+        }
+        if found:
+            blocks.append(found)
+    return blocks
 
 
 def test_coordination_page_compares_rho_with_noise(app):
     app.switch_page("pages/coordination.py").run()
     _no_errors(app)
-    assert _charts(app) == 5  # ρ, two layer matrices, target matrix, CKA
-    sentences = [m.value for m in app.markdown if "noise alone gives" in m.value]
-    assert len(sentences) == 6  # 3 components × (naive, split-half)
+    assert _charts(app) == 5  # ρ, the z-scored matrix, the raw one, target matrix, CKA
+    sentences = [m.value for m in app.markdown if re.search(r"ρ = -?[\d.]+; noise", m.value)]
+    assert len(sentences) == 12  # 2 models × 3 components × (naive, split-half)
     verdicts = ("indistinguishable from noise", "beyond noise", "smoother than noise")
     assert all(any(v in s for v in verdicts) for s in sentences)
+    # the z-scored matrix leads and says what it shows; the raw one waits in an expander
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")]
+    assert titles[1].startswith("smollm2-135m · items · resid_pre: layer × layer correlation")
+
+
+def test_one_rho_one_answer_on_findings_and_coordination(app):
+    """The same ρ, baseline and p on both pages (they were 0.896 vs 0.902 apart)."""
+    app.switch_page("pages/coordination.py").run()
+    coordination = {k: v for block in _rho(app.markdown) for k, v in block.items()}
+    app.switch_page("pages/findings.py").run()
+    per_model = dict(zip(("smollm2-135m", "gemma3-270m"), _rho(app.markdown)))  # in page order
+    findings = {
+        (model, component, estimator): value
+        for model, found in per_model.items()
+        for (stimulus_set, component, estimator), value in found.items()
+        if stimulus_set == "items"
+    }
+    assert len(coordination) == 12
+    for key, value in coordination.items():
+        assert findings[key] == value
+
+
+def test_matrix_component_and_second_model_are_kept_in_the_url(app):
+    app.switch_page("pages/coordination.py").run()
+    app.selectbox(key="w_matrix").set_value("attn_out").run()
+    _no_errors(app)
+    assert app.query_params["matrix"] == "attn_out"
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in app.get("plotly_chart")]
+    assert "items · attn_out: layer × layer correlation" in titles[1]
+    # a reopened link shows the same matrix
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(dict(app.query_params.items()))
+    at.switch_page("pages/coordination.py").run()
+    assert at.selectbox(key="w_matrix").value == "attn_out"
+    assert at.selectbox(key="w_model2").value == "gemma3-270m"
 
 
 def test_stimuli_page_browses_and_rejects_a_bad_upload(app, tmp_path, monkeypatch):
@@ -177,3 +252,61 @@ def test_an_empty_database_offers_one_click_runs(tmp_path, monkeypatch):
     assert [(c.model, c.stimuli) for c in configs] == [
         (m, s) for m in ("smollm2-135m", "gemma3-270m") for s in ("items", "pairs", "analogies")
     ]
+
+
+def _running_job(configs):
+    from ui import jobs
+
+    return jobs.JobStatus(
+        job_id="20260101-000000-abcdef",
+        configs=tuple(configs),
+        state="running",
+        stage="probe",
+        done=30,
+        total=90,
+        step=2,
+        n_steps=3,
+        eta_s=75.0,
+        note=None,
+        error=None,
+        started=0.0,
+        finished=None,
+    )
+
+
+def test_while_a_run_goes_pages_say_so_and_offer_no_second_run(tmp_path, monkeypatch):
+    from core.config import RunConfig
+    from ui import jobs
+
+    configs = [RunConfig(model="smollm2-135m", stimuli=s) for s in ("items", "pairs", "analogies")]
+    monkeypatch.setattr(jobs, "running", lambda limit=10: [_running_job(configs)])
+    monkeypatch.setenv("STRATA_CACHE", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _no_errors(at)
+    assert not any("The results database is empty" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key in ("run_default", "run_both")]
+    bars = [p for p in at.get("progress")]
+    assert bars and "run 2 of 3 (smollm2-135m × pairs)" in bars[0].proto.text
+    assert "probing layer × component cells: 30/90, about 75 s left" in bars[0].proto.text
+    at.switch_page("pages/findings.py").run()
+    _no_errors(at)
+    assert any("a run is going" in i.value for i in at.info)
+    assert not any("No results yet. Start a run" in i.value for i in at.info)
+
+
+def test_the_app_opens_on_the_embedded_default_model(app_cache, monkeypatch):
+    monkeypatch.setenv("STRATA_CACHE", str(app_cache))
+    at = AppTest.from_file(APP, default_timeout=120).run()  # no query parameters
+    _no_errors(at)
+    assert at.selectbox(key="w_model").value == "smollm2-135m"  # not the alphabetical first
+    # Home's curve: every target, normalised, with the chance line, saying so
+    from core.storage import store
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    n = int(re.search(r"mean over all (\d+) targets", spec["layout"]["title"]["text"]).group(1))
+    stored = store.query(
+        app_cache / "strata.duckdb", "targets", model="smollm2-135m", stimulus_set="items"
+    )
+    assert n == len(stored) > 8  # classifier and regression targets alike
+    assert any(a.get("text") == "chance" for a in spec["layout"]["annotations"])
+    assert [s["y0"] for s in spec["layout"]["shapes"]] == [0.0]  # chance of a normalised score

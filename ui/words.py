@@ -1,0 +1,57 @@
+"""The app's terms, each explained once, in words a newcomer can follow.
+
+Used as help texts (the ``?`` beside a widget) and in the glossary expander that pages can
+show; figure captions use :data:`core.present.plots.GLOSSARY` for the component names.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+TERMS: dict[str, str] = {
+    "components": "resid_pre = the residual stream entering a block (everything the model "
+    "has computed so far); attn_out = what the block's attention adds to it; mlp_out = what "
+    "the block's MLP adds to it.",
+    "pooling": "How a text's token vectors become one vector per stimulus: mean = the "
+    "average over the target words' tokens (the paper's choice); last = the final token; "
+    "mean_skip0 = the mean without position 0 (the attention sink, where the first word of "
+    "an unprefixed text sits).",
+    "CV groups": "Cross-validation groups: stimuli that share a word or a relation are kept "
+    "in one group, and a group is never split between training and test folds, so a probe "
+    "cannot pass by recognising a word it was trained on.",
+    "permutations": "How many times the labels are shuffled (within the CV groups' "
+    "structure) and the probe refitted, to see what score chance alone gives: the "
+    "permutation null drawn as a grey band.",
+    "SVM null layers": "Refitting an SVM on shuffled labels costs as much as the real fit, "
+    "so the permutation null of classifier targets is measured at this many evenly spaced "
+    "layers per component and pooled over layers (0 = at every layer: slower, exact). "
+    "Ridge nulls are nearly free and cover every layer.",
+    "half splits": "How many times the CV groups are split at random into two halves, each "
+    "probed on its own; the two halves' curves give the split-half anti-persistence "
+    "estimator, whose noise does not make it negative. 0 = no split-half estimate.",
+    "normalised score": "Scores on one scale so targets can be averaged: 0 = chance, "
+    "1 = perfect. Balanced accuracy becomes (score - chance) / (1 - chance); Pearson r "
+    "is already 0 at chance.",
+    "mean curve": "The mean over a stimulus set's targets of their normalised scores, per "
+    "layer: one curve per set, so items, pairs and analogies share a figure.",
+    "naive vs split-half": "Two estimates of whether adjacent layers alternate. Naive (the "
+    "paper's): the lag-1 correlation of one curve's layer-to-layer differences; noise "
+    "alone makes it about -0.5, so it is shown beside a noise baseline. Split-half: the "
+    "difference at one layer in one half of the stimuli against the next layer's in the "
+    "other half; noise alone gives about 0, so below 0 means alternation.",
+    "noise baseline": "What the statistic gives on curves with the same trend and fold "
+    "noise but no alternation (naive) or with one half's layer order shuffled "
+    "(split-half): a value inside its 95 % band is indistinguishable from noise.",
+    "relative depth": "layer / (number of layers - 1): 0 = the first layer, 1 = the last, "
+    "so a 30-layer and an 80-layer model share one axis.",
+    "peak band": "The layers whose score is within one standard error (over folds) of the "
+    "curve's maximum.",
+    "expected depth": "The centre of mass of the score above chance along depth.",
+}
+
+
+def glossary(*terms: str) -> None:
+    """An expander explaining ``terms`` (all of :data:`TERMS` when none are given)."""
+    with st.expander("What the terms mean"):
+        for term in terms or TERMS:
+            st.markdown(f"**{term}**: {TERMS[term]}")
