@@ -1,0 +1,228 @@
+"""Figures that survive a projector: fixed colour-blind-safe colours, 16:9 slides, big text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.names import COMPONENTS
+from core.present import plots
+from core.present import reference as published
+
+SETS = ("analogies", "items", "pairs")  # alphabetical, as a database query returns them
+
+
+def _curves(models=("smollm2-135m",), sets=SETS, components=COMPONENTS, n_layers=12):
+    rng = np.random.default_rng(0)
+    rows = []
+    for model in models:
+        for s in sets:
+            for c in components:
+                for layer in range(n_layers):
+                    rows.append(
+                        {
+                            "model": model,
+                            "stimulus_set": s,
+                            "component": c,
+                            "layer": layer,
+                            "n_layers": n_layers,
+                            "relative_depth": layer / (n_layers - 1),
+                            "score": float(np.sin(layer / 3) + rng.normal(0, 0.05)),
+                            "score_se": 0.03,
+                            "chance": 0.0,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def _summary(models=("smollm2-135m", "gemma3-270m")):
+    return pd.DataFrame(
+        [
+            {
+                "model": m,
+                "stimulus_set": s,
+                "component": c,
+                "peak_layer": 5,
+                "peak_depth": 5 / 11,
+                "band_lo": 4,
+                "band_hi": 7,
+                "n_layers": 12,
+                "expected_depth": 0.5,
+            }
+            for m in models
+            for s in SETS
+            for c in COMPONENTS
+        ]
+    )
+
+
+def _fonts(node, path=""):
+    """Every explicit font size in a figure's JSON, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            fonts = key in ("font", "tickfont", "title_font") and isinstance(value, dict)
+            if fonts and "size" in value:
+                yield f"{path}.{key}", value["size"]
+            yield from _fonts(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _fonts(value, f"{path}[{i}]")
+
+
+def _figures():
+    data = _curves()
+    peaks = data.groupby(["stimulus_set", "component"]).head(1)
+    rho = pd.DataFrame(
+        {
+            "curve": ["items · resid_pre", "items · attn_out"] * 2,
+            "component": ["resid_pre", "attn_out"] * 2,
+            "estimator": ["naive", "naive", "split-half", "split-half"],
+            "rho": [-0.4, -0.5, 0.05, -0.1],
+            "baseline_lo": [-0.6, -0.6, -0.1, -0.1],
+            "baseline_hi": [-0.3, -0.3, 0.1, 0.1],
+        }
+    )
+    bands = published.bands(published.load())
+    matrix = pd.DataFrame(np.eye(30), index=range(30), columns=range(30))
+    caption = "smollm2-135m · items 440 · 6 folds\nMeasured against: chance."
+    return {
+        "curves": plots.layer_curves(
+            data,
+            x="relative_depth",
+            color="stimulus_set",
+            facet="component",
+            peaks=peaks,
+            reference=bands,
+            title="A title long enough to need two lines on a slide, as a finding often does",
+            caption=caption,
+        ),
+        "depths": plots.depth_summary(_summary(), reference=bands, title="t", caption=caption),
+        "rho": plots.interval_points(
+            rho,
+            label="curve",
+            value="rho",
+            lo="rho",
+            hi="rho",
+            baseline_lo="baseline_lo",
+            baseline_hi="baseline_hi",
+            facet="estimator",
+            title="t",
+            caption=caption,
+        ),
+        "matrix": plots.heatmap(matrix, title="t", caption=caption, x_label="layer"),
+        "table": plots.table_figure(pd.DataFrame({"a": [1.0], "b": ["x"]}), title="t"),
+        "statement": plots.statement("No double peak passed the test", title="t"),
+    }
+
+
+def test_components_and_models_keep_one_okabe_ito_colour_everywhere():
+    palette = set(plots.OKABE_ITO.values())
+    assert set(plots.COMPONENT_COLORS.values()) <= palette
+    assert len(set(plots.COMPONENT_COLORS.values())) == 3
+    assert set(plots.MODEL_COLORS.values()) <= palette
+    # components and models never share a colour, so a slide cannot confuse them
+    assert not set(plots.COMPONENT_COLORS.values()) & set(plots.MODEL_PALETTE)
+    for order in (["smollm2-135m", "gemma3-270m"], ["gemma3-270m", "x", "smollm2-135m"]):
+        assert plots.color_for("model", "smollm2-135m", order) == plots.OKABE_ITO["orange"]
+        assert plots.color_for("model", "gemma3-270m", order) == plots.OKABE_ITO["reddish purple"]
+    # other models take the free colours in order, never an embedded model's
+    a = plots.color_for("model", "llama-3b", ["smollm2-135m", "llama-3b", "llama-70b"])
+    b = plots.color_for("model", "llama-70b", ["smollm2-135m", "llama-3b", "llama-70b"])
+    assert len({a, b, plots.MODEL_COLORS["smollm2-135m"]}) == 3
+
+
+def test_a_name_outside_the_figure_gets_the_same_colour_in_every_process():
+    code = "from core.present.plots import color_for; print(color_for('model', 'some-model'))"
+    colours = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(colours) == 1
+
+
+def test_every_slide_is_16_9_with_text_of_18_pt_or_more_and_the_legend_outside():
+    for name, fig in _figures().items():
+        out = plots.slide(fig)
+        assert (out.layout.width, out.layout.height) == (960, 540), name
+        sizes = dict(_fonts(out.to_plotly_json()))
+        assert sizes, name
+        small = {k: v for k, v in sizes.items() if v < 18}
+        assert not small, (name, small)
+        assert out.layout.font.size >= 18
+        assert out.layout.legend.x >= 1.0 and out.layout.legend.xanchor == "left", name
+        assert fig.layout.width is None  # the page's figure is left as it was
+
+
+def test_a_slide_has_room_for_its_wrapped_title_and_its_caption():
+    fig = _figures()["curves"]
+    out = plots.slide(fig)
+    lines = out.layout.title.text.count("<br>") + 1
+    assert lines == 2 and all(len(x) <= 64 for x in out.layout.title.text.split("<br>"))
+    assert out.layout.margin.t >= lines * plots.PRESENTATION["title"]
+    [caption] = [a for a in out.layout.annotations if "Measured against" in (a.text or "")]
+    caption_lines = caption.text.count("<br>") + 1
+    assert out.layout.margin.b >= 60 + caption_lines * plots.PRESENTATION["note"]
+    assert plots.caption_of(fig).startswith("smollm2-135m · items 440")
+
+
+def test_series_follow_the_hierarchy_and_peaks_take_their_curves_colour():
+    fig = _figures()["curves"]
+    names = [t.name for t in fig.data if t.showlegend and t.mode == "lines+markers"]
+    assert names == ["items", "pairs", "analogies"]
+    peaks = [t for t in fig.data if t.name == "peak"]
+    assert peaks and set(peaks[0].marker.color) == {plots.SET_COLORS[s] for s in SETS}
+    assert {t.marker.symbol for t in fig.data if t.name == "pairs"} == {"square"}
+
+
+def test_the_chance_line_is_drawn_without_a_null_band():
+    """Home's mean curve had none: a line added before any curve skipped the empty panel."""
+    fig = plots.layer_curves(_curves(components=["resid_pre"]), null_band=False)
+    assert [s.y0 for s in fig.layout.shapes] == [0.0]
+    assert "chance" in [a.text for a in fig.layout.annotations]
+
+
+def test_published_bands_are_labelled_spans_on_relative_depth_or_on_this_models_layers():
+    bands = published.bands(published.load(), stimulus_sets=["items"])
+    fig = plots.layer_curves(_curves(sets=["items"]), x="relative_depth", reference=bands)
+    [span] = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert (span.x0, span.x1) == pytest.approx((2 / 27, 7 / 27))
+    assert "paper, 3B: items 2-7" in [a.text for a in fig.layout.annotations]
+    on_layers = plots.layer_curves(_curves(sets=["items"]), x="layer", reference=bands)
+    [span] = [s for s in on_layers.layout.shapes if s.type == "rect"]
+    assert (span.x0, span.x1) == pytest.approx((2 / 27 * 11, 7 / 27 * 11))
+
+
+def test_the_depth_summary_names_each_model_and_each_published_source_once():
+    fig = _figures()["depths"]
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert legend == [
+        "smollm2-135m",
+        "gemma3-270m",
+        "paper, 3B (peak, published)",
+        "paper, 70B (first peak, published)",
+    ]
+    assert plots.DEPTH_KEY in plots.caption_of(fig)
+
+
+@pytest.mark.slow
+def test_slide_images_are_1920_by_1080_png_and_960_by_540_svg():
+    from io import BytesIO
+
+    from PIL import Image
+
+    fig = _figures()["curves"]
+    png = plots.to_image(fig, "png")
+    assert Image.open(BytesIO(png)).size == (1920, 1080)
+    svg = plots.to_image(fig, "svg").decode()
+    assert 'width="960"' in svg and 'height="540"' in svg
