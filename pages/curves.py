@@ -131,7 +131,7 @@ else:
         data,
         x=x,
         color="stimulus_set",
-        dash="component",
+        facet="component",
         null_band=False,
         significant=None,
         reference=bands,

@@ -650,7 +650,10 @@ def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, *, x: str, col: int, color,
 def add_reference_bands(
     fig: go.Figure, reference: pd.DataFrame, *, x: str = "relative_depth", n_layers=None
 ) -> go.Figure:
-    """Published bands as shaded spans across every panel, each labelled at the top.
+    """Published bands as shaded spans across every panel, each named in the legend.
+
+    The names go to the legend (outside the plot), not onto the plot, where overlapping
+    bands' labels covered the curves; each source gets its own border (dotted, dashed, …).
 
     Parameters
     ----------
@@ -666,27 +669,37 @@ def add_reference_bands(
     if x == "layer" and not n_layers:
         return fig  # two models on a layer axis: a band has no single place
     scale = 1.0 if x != "layer" else float(n_layers - 1)
-    for i, row in enumerate(reference.itertuples()):
+    borders = {
+        lab: ("dot", "dash", "dashdot")[i % 3]
+        for i, lab in enumerate(dict.fromkeys(reference["label"]))
+    }
+    for row in reference.itertuples():
         hue = color_for("stimulus_set", row.stimulus_set) if row.stimulus_set else REFERENCE_COLOR
+        border = {"color": _rgba(hue, 0.8), "width": 1.5, "dash": borders[row.label]}
         fig.add_vrect(
             x0=row.depth_lo * scale,
             x1=row.depth_hi * scale,
-            fillcolor=_rgba(hue, 0.16),
-            line={"color": _rgba(hue, 0.6), "width": 1, "dash": "dot"},
+            fillcolor=_rgba(hue, 0.10),
+            line=border,
             layer="below",
             row="all",
             col="all",
+            exclude_empty_subplots=False,
         )
-        fig.add_annotation(
-            x=row.depth_lo * scale,
-            xanchor="left",
-            y=1.0 - 0.075 * i,
-            yref="paper",
-            yanchor="top",
-            text=band_label(row),
-            showarrow=False,
-            font={"color": "#333"},
-            bgcolor="rgba(255,255,255,0.7)",
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={
+                    "symbol": "square",
+                    "size": 14,
+                    "color": _rgba(hue, 0.3),
+                    "line": {"color": hue, "width": 1.5},
+                },
+                name=band_label(row),
+                legendgroup=f"ref-{row.label}",
+            )
         )
     return fig
 

@@ -197,7 +197,7 @@ def test_published_bands_are_labelled_spans_on_relative_depth_or_on_this_models_
     fig = plots.layer_curves(_curves(sets=["items"]), x="relative_depth", reference=bands)
     [span] = [s for s in fig.layout.shapes if s.type == "rect"]
     assert (span.x0, span.x1) == pytest.approx((2 / 27, 7 / 27))
-    assert "paper, 3B: items 2-7" in [a.text for a in fig.layout.annotations]
+    assert "paper, 3B: items 2-7" in [t.name for t in fig.data if t.showlegend is not False]
     on_layers = plots.layer_curves(_curves(sets=["items"]), x="layer", reference=bands)
     [span] = [s for s in on_layers.layout.shapes if s.type == "rect"]
     assert (span.x0, span.x1) == pytest.approx((2 / 27 * 11, 7 / 27 * 11))

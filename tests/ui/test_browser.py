@@ -130,3 +130,62 @@ def test_page_renders_without_exception(server, browser, slug):
             assert page.locator(".js-plotly-plot").count() >= 1
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def deck_files(app_cache):
+    """The deck of the real results, in ``artifacts/deck/`` (git-ignored) to look at."""
+    from core.present import deck
+
+    out = ROOT / "artifacts" / "deck"
+    shutil.rmtree(out, ignore_errors=True)
+    return deck.build(
+        app_cache / "strata.duckdb", model="smollm2-135m", compare="gemma3-270m", out=out
+    )
+
+
+def test_the_html_deck_opens_offline_in_chromium_without_an_error(browser, deck_files):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    fetched: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def offline(route):  # the deck must not need the network
+        fetched.append(route.request.url)
+        route.abort()
+
+    page.route("http*://**", offline)
+    try:
+        page.goto(deck_files.html.as_uri(), wait_until="load")
+        n = page.locator("section.slide").count()
+        assert n == 6
+        page.wait_for_function(
+            f"document.querySelectorAll('.live .js-plotly-plot .main-svg').length >= {n}",
+            timeout=60_000,
+        )
+        assert not errors, errors
+        assert not fetched, fetched
+        titles = page.locator(".notes h2").all_inner_texts()
+        assert titles[0].startswith("1. smollm2-135m: ")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "deck-html.png"), full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("slug", ["findings", "curves", "compare", "coordination"])
+def test_presentation_mode_renders_without_exception(server, browser, slug):
+    """Large fonts on the pages a speaker projects (curves: the hierarchy of mean curves)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 2400})
+    try:
+        page.goto(f"{server}/{slug}{QUERY}&present=1&mode=1", wait_until="domcontentloaded")
+        page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+        _settle(page)
+        page.screenshot(path=str(SHOTS / f"{slug}-presentation.png"), full_page=True)
+        exceptions = page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    finally:
+        page.close()

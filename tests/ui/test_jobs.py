@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pandas as pd
+import pytest
 
 from core.config import RunConfig
 from core.probe import ProbeSettings
@@ -49,7 +50,7 @@ def test_a_job_runs_its_configs_in_order_and_reports_each(tmp_path, tiny_model_d
     status = _wait(jobs.start(configs))
     assert status.state == "done", status.error
     assert status.title == f"first, second × {configs[0].stimuli}"
-    assert status.n_steps == 2 and status.step == 2 and status.stage == "store"
+    assert status.n_steps == 2 and status.step == 2 and status.stage == "analyse"
     assert set(store.results_index(db)["model"]) == {"first", "second"}
 
 
@@ -59,3 +60,67 @@ def test_a_failing_job_says_why_in_one_line(tmp_path):
     status = _wait(jobs.start([RunConfig(model="smollm2-135m", stimuli=str(bad))]))
     assert status.state == "failed"
     assert status.error.startswith("column 'group': missing required column")
+
+
+def test_a_job_computes_the_findings_when_its_model_is_done(tmp_path, tiny_model_dir):
+    """The pages' first visit reads the findings from the analysis cache, not a recompute."""
+    from core.storage import memo
+
+    model = str(tiny_model_dir("llama"))
+    probe = ProbeSettings(folds=3, permutations=2, half_splits=1)
+    db = str(tmp_path / "r.duckdb")
+    config = RunConfig(model=model, stimuli=_csv(tmp_path), probe=probe, db=db, label="tiny")
+    status = _wait(jobs.start([config]))
+    assert status.state == "done", status.error
+    assert status.stage == "analyse" and status.done == status.total == 1
+    cached = store.connect(memo.cache_path(db), read_only=True, check_version=False)
+    with cached as con:
+        names = [r[0] for r in con.execute("SELECT name FROM analyses").fetchall()]
+    assert names == ["core.analysis.findings.findings"]
+
+
+def test_time_left_comes_from_the_steady_pace_not_the_start_up():
+    """A first cell that takes 60 s (workers starting, a null layer) must not be
+    extrapolated over the 90 cells that then take 1 s each (was "about 8341 s left")."""
+    rate = jobs.Rate()
+    assert rate("probe", 0, 90, now=0.0) is None
+    assert rate("probe", 1, 90, now=60.0) is None  # the clock starts here
+    seen = [rate("probe", n, 90, now=60.0 + (n - 1)) for n in range(2, 91)]
+    assert all(s is None for s in seen[:3])  # too few cells to say
+    left = {n: s for n, s in zip(range(2, 91), seen) if s is not None}
+    for n, estimate in left.items():
+        assert estimate == pytest.approx(90 - n, rel=0.01)
+    assert rate("store", 0, 1, now=200.0) is None  # a new stage starts afresh
+
+
+def test_progress_says_which_run_which_stage_and_why_it_waits():
+    configs = tuple(RunConfig(model="smollm2-135m", stimuli=s) for s in ("items", "pairs"))
+    base = dict(
+        job_id="j",
+        configs=configs,
+        state="running",
+        step=2,
+        n_steps=2,
+        error=None,
+        started=0.0,
+        finished=None,
+    )
+    start = jobs.JobStatus(**base, stage=None, done=0, total=0, eta_s=None, note=None)
+    assert jobs.progress_text(start) == (
+        0.0,
+        "run 2 of 2 (smollm2-135m × pairs): reading the stimuli and checking what is already "
+        "stored",
+    )  # not "starting: 0/0"
+    load = jobs.JobStatus(
+        **base, stage="load", done=0, total=1, eta_s=None, note=jobs.CONVERSION_NOTE
+    )
+    assert (
+        "(the first time only: converting the model from its GGUF file"
+        in (jobs.progress_text(load)[1])
+    )
+    probe = jobs.JobStatus(**base, stage="probe", done=45, total=90, eta_s=130.0, note=None)
+    assert jobs.progress_text(probe) == (
+        0.5,
+        "run 2 of 2 (smollm2-135m × pairs): probing layer × component cells: 45/90, about "
+        "2 min left in this stage",
+    )
