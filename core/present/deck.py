@@ -400,6 +400,7 @@ def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) ->
         x="layer",
         color="model",
         null_band=False,
+        chance=False,  # the control here is the single-peaked fit, drawn beside the curve
         significant=None,
         metric="normalized",
         title=title,

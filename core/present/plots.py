@@ -417,14 +417,16 @@ def _null_band(fig: go.Figure, part: pd.DataFrame, x: str, col: int, shown: set)
 def _chance_line(fig: go.Figure, part: pd.DataFrame, col: int) -> None:
     if "chance" not in part.columns or not part["chance"].notna().any():
         return
+    # the label once, on the first panel (an annotation argument without text makes
+    # Plotly write "new text" on the others)
+    label = {"annotation_text": "chance", "annotation_position": "bottom right"}
     fig.add_hline(
         y=float(part["chance"].dropna().median()),
         line={"dash": "dot", "color": "#444", "width": 1.5},
         row=1,
         col=col,
-        annotation_text="chance" if col == 1 else None,
-        annotation_position="bottom right",
         exclude_empty_subplots=False,  # drawn before the curves: the panel is still empty
+        **(label if col == 1 else {}),
     )
 
 
@@ -868,11 +870,13 @@ def interval_points(
                 line={"dash": "dot", "color": "#444"},
                 row=1,
                 col=col,
-                annotation_text=reference_label if col == 1 else None,
-                annotation_position="top",
+                **(
+                    {"annotation_text": reference_label, "annotation_position": "top"}
+                    if reference_label and col == 1
+                    else {}
+                ),
             )
         fig.update_xaxes(
-            title_text=x_title,
             range=_span(part, [value, lo, hi, baseline_lo, baseline_hi], reference),
             row=1,
             col=col,
@@ -888,6 +892,7 @@ def interval_points(
             )
         )
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
+    _x_title(fig, x_title, len(panels))
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(300, 40 * len(rows) + 180))
 
