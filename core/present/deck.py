@@ -165,7 +165,11 @@ def _order_words(hierarchy: pd.DataFrame) -> tuple[str, list[str]]:
     if hierarchy.empty or "holds_peak" not in hierarchy:
         return "", []
     notes, holding, not_holding = [], [], []
-    for component, part in hierarchy.groupby("component", sort=False):
+    rank = {c: i for i, c in enumerate(COMPONENTS)}
+    ordered = hierarchy.sort_values(
+        "component", key=lambda c: c.map(rank).fillna(len(rank)), kind="stable"
+    )
+    for component, part in ordered.groupby("component", sort=False):
         first = part.iloc[0]
         order = " < ".join(part["stimulus_set"])
         p = float(first.get("p_order_peak", np.nan))

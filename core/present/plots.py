@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.names import COMPONENTS, SET_ORDER, in_set_order
+from core.names import COMPONENTS, in_set_order
 
 OKABE_ITO = {
     "black": "#000000",
@@ -56,7 +56,6 @@ with a marker shape each: legible to everyone and never mistaken for a model or 
 SET_SYMBOLS = {"items": "circle", "pairs": "square", "analogies": "diamond", "buried": "cross"}
 REFERENCE_COLOR = "#7A7A7A"
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
-COMPONENT_LABELS = {c: c for c in COMPONENTS}
 GLOSSARY = {
     "resid_pre": "resid_pre = the residual stream entering a block",
     "attn_out": "attn_out = what its attention adds",
@@ -299,6 +298,7 @@ def slide(fig: go.Figure) -> go.Figure:
         if text in SHORT_LABELS:
             out.layout[name].title.text = SHORT_LABELS[text]
     style(out, presentation=True, height=SLIDE_HEIGHT)
+    out.update_annotations(selector={"name": "x title"}, yshift=_x_title_shift(True))
     left = _left_margin(out)
     out.update_yaxes(automargin=False)
     bottom = 70
@@ -585,12 +585,17 @@ def layer_curves(
     if reference is not None and len(reference):
         add_reference_bands(fig, reference, x=x, n_layers=_single_n_layers(data))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric or "score"), row=1, col=1)
-    _x_title(fig, AXIS_LABELS.get(x, x), len(panels))
+    _x_title(fig, AXIS_LABELS.get(x, x), len(panels), presentation=presentation)
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation)
 
 
-def _x_title(fig: go.Figure, text: str, n_panels: int) -> None:
+def _x_title_shift(presentation: bool) -> int:
+    """How far under the plot a shared x title goes: below the tick labels."""
+    return -int((PRESENTATION if presentation else SCREEN)["tick"] * 1.9 + 4)
+
+
+def _x_title(fig: go.Figure, text: str, n_panels: int, *, presentation: bool = False) -> None:
     """One x-axis title: on the only panel, or centred under side-by-side panels (one
     title per panel would collide)."""
     if n_panels == 1:
@@ -604,7 +609,7 @@ def _x_title(fig: go.Figure, text: str, n_panels: int) -> None:
         y=0,
         xanchor="center",
         yanchor="top",
-        yshift=-30,
+        yshift=_x_title_shift(presentation),
         showarrow=False,
         name="x title",
     )
@@ -892,7 +897,7 @@ def interval_points(
             )
         )
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
-    _x_title(fig, x_title, len(panels))
+    _x_title(fig, x_title, len(panels), presentation=presentation)
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(300, 40 * len(rows) + 180))
 
@@ -1103,7 +1108,7 @@ def depth_summary(
     fig.update_yaxes(
         tickvals=list(range(len(sets))), ticktext=sets, autorange="reversed", row=1, col=1
     )
-    _x_title(fig, AXIS_LABELS["relative_depth"], len(panels))
+    _x_title(fig, AXIS_LABELS["relative_depth"], len(panels), presentation=presentation)
     caption = f"{caption}\n{DEPTH_KEY}" if caption else DEPTH_KEY
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(320, 90 * len(sets) + 200))
@@ -1120,7 +1125,6 @@ __all__ = [
     "MODEL_COLORS",
     "OKABE_ITO",
     "SET_COLORS",
-    "SET_ORDER",
     "add_reference_bands",
     "color_for",
     "depth_summary",
