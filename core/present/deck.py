@@ -348,56 +348,77 @@ def _double_peak_candidate(models: list[_Model]) -> tuple[_Model, pd.Series, boo
     return best[1], best[2], not best[0][0]
 
 
-def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) -> Slide:
+def _mean_curve_and_null(db, model: str, row: pd.Series, pooling: str):
+    """The mean curve the double-peak test saw (fold SE) and its single-peaked null fit.
+
+    Returns
+    -------
+    curve, null : DataFrame
+        One row per layer each; ``null`` is the weighted unimodal fit (``model`` =
+        :data:`NULL_FIT`), the centre of the test's simulated curves.
+    """
     from core.analysis.findings import mean_fold_curve
     from core.analysis.peaks import unimodal_fit
 
+    where = dict(model=model, stimulus_set=row["stimulus_set"], pooling=pooling)
+    scores = views.curves(db, **where, components=[row["component"]])
+    folds = views.fold_rows(db, **where, component=row["component"])
+    curve, _ = mean_fold_curve(scores, folds)
+    se = np.maximum(curve["score_se"].fillna(0).to_numpy(float), 1e-12)
+    null = curve.drop(columns=["score_se"]).assign(
+        score=unimodal_fit(curve["score"].to_numpy(float), 1.0 / se**2), model=NULL_FIT
+    )
+    return curve.assign(model=model), null
+
+
+def _double_peak_title(model: str, row: pd.Series, passed: bool, names: str, n: int) -> str:
+    where = f"{row['stimulus_set']} · {row['component']} in {model}"
+    detail = (
+        f"layers {row['peak1_layer']:.0f} and {row['peak2_layer']:.0f}, valley at "
+        f"{row['valley_layer']:.0f} (dip {row['dip']:.3f}, p = {row['p_value']:.3f})"
+    )
+    if passed:
+        return f"{where} peaks twice: {detail}"
+    return f"No double peak passed the test in {names} ({n} curves); closest: {where}, {detail}"
+
+
+def _mark_double_peak(fig: go.Figure, curve: pd.DataFrame, row: pd.Series, model: str) -> None:
+    """Grey dashes for the null fit; triangles at the two peaks, a ring at the valley."""
+    grey = plots.REFERENCE_COLOR
+    fig.update_traces(
+        selector={"name": NULL_FIT},
+        line={"color": grey, "dash": "dash"},
+        marker={"color": grey, "size": 5, "line": {"color": grey}},
+    )
+    marks = [
+        {"layer": int(layer), "kind": kind, "model": model}
+        for kind, layer in (
+            ("peak", row["peak1_layer"]),
+            ("peak", row["peak2_layer"]),
+            ("valley", row["valley_layer"]),
+        )
+    ]
+    marks = pd.DataFrame(marks).merge(curve[["layer", "score"]], on="layer")
+    plots.mark_points(fig, marks, x="layer", color="model")
+
+
+def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) -> Slide:
     n_curves = sum(len(m.tables["double_peaks"]) for m in models)
     names = " and ".join(m.name for m in models)
-    found = _double_peak_candidate(models)
     control = (
         "the best single-peaked (unimodal) fit plus the same fold noise, the whole "
         "procedure rerun on 200 simulated curves"
     )
+    found = _double_peak_candidate(models)
     if found is None:
         title = f"No curve of {names} has two peaks: no double peak ({n_curves} curves tested)"
         caption = _caption([m.measured for m in models], control)
         fig = plots.statement(title, title=title, presentation=True)
         return Slide("double_peak", title, caption, fig, pd.DataFrame(), [])
     m, row, passed = found
-    scores = views.curves(
-        db,
-        model=m.name,
-        stimulus_set=row["stimulus_set"],
-        pooling=pooling,
-        components=[row["component"]],
-    )
-    folds = views.fold_rows(
-        db,
-        model=m.name,
-        stimulus_set=row["stimulus_set"],
-        pooling=pooling,
-        component=row["component"],
-    )
-    curve, _ = mean_fold_curve(scores, folds)
-    se = np.maximum(curve["score_se"].fillna(0).to_numpy(float), 1e-12)
-    null = curve.drop(columns=["score_se"]).assign(
-        score=unimodal_fit(curve["score"].to_numpy(float), 1.0 / se**2),
-        model=NULL_FIT,
-    )
-    where = f"{row['stimulus_set']} · {row['component']} in {m.name}"
-    detail = (
-        f"layers {row['peak1_layer']:.0f} and {row['peak2_layer']:.0f}, valley at "
-        f"{row['valley_layer']:.0f} (dip {row['dip']:.3f}, p = {row['p_value']:.3f})"
-    )
-    if passed:
-        title = f"{where} peaks twice: {detail}"
-    else:
-        title = (
-            f"No double peak passed the test in {names} ({n_curves} curves); "
-            f"closest: {where}, {detail}"
-        )
-    data = pd.concat([curve.assign(model=m.name), null], ignore_index=True)
+    curve, null = _mean_curve_and_null(db, m.name, row, pooling)
+    title = _double_peak_title(m.name, row, passed, names, n_curves)
+    data = pd.concat([curve, null], ignore_index=True)
     caption = _caption([m.measured], control, words.explain(row["component"], "normalized"))
     fig = plots.layer_curves(
         data,
@@ -411,29 +432,43 @@ def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) ->
         caption=caption,
         presentation=True,
     )
-    fig.update_traces(
-        selector={"name": NULL_FIT},
-        line={"color": plots.REFERENCE_COLOR, "dash": "dash"},
-        marker={
-            "color": plots.REFERENCE_COLOR,
-            "size": 5,
-            "line": {"color": plots.REFERENCE_COLOR},
-        },
-    )
-    marks = []
-    for kind, layer in (
-        ("peak", row["peak1_layer"]),
-        ("peak", row["peak2_layer"]),
-        ("valley", row["valley_layer"]),
-    ):
-        point = curve[curve["layer"] == int(layer)].iloc[0]
-        marks.append({"layer": int(layer), "score": point["score"], "kind": kind, "model": m.name})
-    plots.mark_points(fig, pd.DataFrame(marks), x="layer", color="model")
-    notes = [f"{len(m.tables['double_peaks'])} curves of {m.name} tested" for m in models]
+    _mark_double_peak(fig, curve, row, m.name)
+    notes = [f"{len(x.tables['double_peaks'])} curves of {x.name} tested" for x in models]
     return Slide("double_peak", title, caption, fig, data, notes)
 
 
 # --------------------------------------------------------------------------- 5 rho
+def _rho_title(name: str, rho: pd.DataFrame) -> str:
+    """How many curves alternate beyond noise, per estimator."""
+    beyond = rho["verdict"] == "anti-persistent beyond noise"
+    counts = {
+        e: (int(beyond[part.index].sum()), len(part))
+        for e, part in rho.groupby("estimator", sort=False)
+    }
+    tally = ", ".join(f"{k} of {n} ({e})" for e, (k, n) in counts.items())
+    if not beyond.any():
+        return f"{name}: no alternation of adjacent layers beyond noise ({tally})"
+    return f"{name}: adjacent layers alternate beyond noise in {tally} curves"
+
+
+def _add_published_rho(fig: go.Figure, reference: pd.DataFrame, panels: list[str]) -> None:
+    """The published ρ as a dashed line on the naive panel (the paper's estimator), named
+    in the legend rather than over the data; zero on the split-half panel."""
+    line = {"dash": "dash", "color": plots.REFERENCE_COLOR, "width": 2}
+    for col, panel in enumerate(panels, start=1):
+        if not panel.startswith("naive"):
+            fig.add_vline(x=0, line={"dash": "dot", "color": "#444"}, row=1, col=col)
+            continue
+        for ref in reference[reference["measure"] == "rho"].itertuples():
+            fig.add_vline(x=ref.value, line=line, row=1, col=col)
+            name = f"{ref.label}: ρ = {ref.value:.2f} ({panel})"
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=name))
+            lo, hi = fig.layout[f"xaxis{col if col > 1 else ''}"].range
+            fig.update_xaxes(
+                range=[min(lo, ref.value - 0.05), max(hi, ref.value + 0.3)], row=1, col=col
+            )
+
+
 def _rho_slide(found: _Model, reference: pd.DataFrame, words: _Words) -> Slide | None:
     rho = found.tables["persistence"].dropna(subset=["rho"])
     if rho.empty:
@@ -441,18 +476,8 @@ def _rho_slide(found: _Model, reference: pd.DataFrame, words: _Words) -> Slide |
     rho = rho.assign(
         curve=rho["stimulus_set"] + " · " + rho["component"],
         estimator=rho["estimator"].astype(str),
-    )
-    beyond = rho[rho["verdict"] == "anti-persistent beyond noise"]
-    counts = {
-        e: (int((part["verdict"] == "anti-persistent beyond noise").sum()), len(part))
-        for e, part in rho.groupby("estimator", sort=False)
-    }
-    tally = ", ".join(f"{k} of {n} ({e})" for e, (k, n) in counts.items())
-    if beyond.empty:
-        title = f"{found.name}: no alternation of adjacent layers beyond noise ({tally})"
-    else:
-        title = f"{found.name}: adjacent layers alternate beyond noise in {tally} curves"
-    published_rho = reference[reference["measure"] == "rho"]
+    ).reset_index(drop=True)
+    title = _rho_title(found.name, rho)
     caption = _caption(
         [found.measured],
         "the noise baseline (grey, 95 %): naive ρ of each curve's smooth trend plus fresh "
@@ -474,27 +499,7 @@ def _rho_slide(found: _Model, reference: pd.DataFrame, words: _Words) -> Slide |
         caption=caption,
         presentation=True,
     )
-    panels = list(dict.fromkeys(rho["estimator"]))
-    for ref in published_rho.itertuples():
-        for col, panel in enumerate(panels, start=1):
-            if panel.startswith("naive"):
-                line = {"dash": "dash", "color": plots.REFERENCE_COLOR, "width": 2}
-                fig.add_vline(x=ref.value, line=line, row=1, col=col)
-                fig.add_trace(  # named in the legend, outside the plot, not over the data
-                    go.Scatter(
-                        x=[None],
-                        y=[None],
-                        mode="lines",
-                        line=line,
-                        name=f"{ref.label}: ρ = {ref.value:.2f} ({panel})",
-                    )
-                )
-                lo, hi = fig.layout[f"xaxis{col if col > 1 else ''}"].range
-                fig.update_xaxes(
-                    range=[min(lo, ref.value - 0.05), max(hi, ref.value + 0.3)], row=1, col=col
-                )
-            else:
-                fig.add_vline(x=0, line={"dash": "dot", "color": "#444"}, row=1, col=col)
+    _add_published_rho(fig, reference, list(dict.fromkeys(rho["estimator"])))
     notes = [
         f"{r.curve} ({r.estimator}): ρ = {r.rho:.2f}; noise alone {r.baseline_mean:.2f} "
         f"[{r.baseline_lo:.2f}, {r.baseline_hi:.2f}]: {r.verdict} (p = {r.p_value:.3f})"
