@@ -310,3 +310,46 @@ def test_the_app_opens_on_the_embedded_default_model(app_cache, monkeypatch):
     assert n == len(stored) > 8  # classifier and regression targets alike
     assert any(a.get("text") == "chance" for a in spec["layout"]["annotations"])
     assert [s["y0"] for s in spec["layout"]["shapes"]] == [0.0]  # chance of a normalised score
+
+
+def test_findings_makes_the_talk_deck_in_one_click(app):
+    app.switch_page("pages/findings.py").run()
+    app.button(key="deck_make").click().run()
+    _no_errors(app)
+    buttons = {b.proto.label for b in app.get("download_button")}
+    assert {"Deck HTML", "Deck PDF", "Everything (ZIP)"} <= buttons
+    files = app.session_state["deck_files"]
+    assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
+    assert len(files.images) == 2 * 6  # PNG and SVG of six slides
+    html = files.html.read_text()
+    assert "smollm2-135m vs gemma3-270m on relative depth" in html  # the second model too
+
+
+def test_a_users_published_results_are_checked_then_drawn_beside_ours(
+    app_cache, tmp_path, monkeypatch
+):
+    import shutil
+
+    shutil.copy(app_cache / "strata.duckdb", tmp_path)  # the user's file stays in tmp_path
+    monkeypatch.setenv("STRATA_CACHE", str(tmp_path))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"model": "smollm2-135m", "set": "items", "pooling": "mean"})
+    app.run()
+    app.switch_page("pages/findings.py").run()
+    bad = b"label,n_layers,measure,layer_lo,layer_hi\nSmith 2025,28,peak,3,40\n"
+    app.file_uploader(key="ref_file").upload("smith.csv", bad, "text/csv")
+    app.text_input(key="ref_name").set_value("smith").run()
+    app.button(key="ref_add").click().run()
+    assert [e.value for e in app.error] == [
+        "reference file 'smith.csv', row 1, column 'layer_hi': layer 40 is outside 0-27"
+    ]
+    good = b"label,n_layers,stimulus_set,measure,layer_lo,layer_hi\nSmith 2025,28,items,peak,3,9\n"
+    app.file_uploader(key="ref_file").upload("smith.csv", good, "text/csv")
+    app.run()
+    app.button(key="ref_add").click().run()
+    _no_errors(app)
+    assert any("added smith" in s.value for s in app.success)
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert "Smith 2025 (peak, published)" in [t.get("name") for t in spec["data"]]
+    text = "\n".join(m.value for m in app.markdown)
+    assert "items: Smith 2025 peaks at relative depth 0.11-0.33" in text
