@@ -227,17 +227,14 @@ def _hierarchy_slide(db, found: _Model, pooling: str, words: _Words, reference) 
 
 
 # --------------------------------------------------------------------------- 2 scale
-def _shift_words(row, first: str, second: str) -> tuple[str, str]:
-    shift, lo, hi = row["shift"], row["shift_lo"], row["shift_hi"]
-    interval = f"{shift:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-    if lo > 0:
-        return f"later in {second}", interval
-    if hi < 0:
-        return f"earlier in {second}", interval
-    return "not determined", interval
-
-
 def _scale_slide(db, a: _Model, b: _Model, pooling: str, words: _Words) -> Slide | None:
+    """Both models' mean curves on relative depth, one panel per shared set.
+
+    The title gives the two peak depths per set and the notes the shift with its fold
+    bootstrap interval; it calls no shift "later" or "earlier", because that interval (six
+    folds resampled) has not been calibrated as a test (the Compare page shows the same
+    numbers as a table).
+    """
     shared = [s for s in a.sets if s in b.sets]
     if not shared:
         return None
@@ -246,26 +243,30 @@ def _scale_slide(db, a: _Model, b: _Model, pooling: str, words: _Words) -> Slide
         db, model=models, stimulus_sets=shared, pooling=pooling, components=[LEAD_COMPONENT]
     )
     data = data.sort_values("model", key=lambda c: c.map({m: i for i, m in enumerate(models)}))
-    rows, parts = [], []
-    for name in shared:
-        table = views.peak_shift_table(
-            db, models=models, stimulus_set=name, pooling=pooling, component=LEAD_COMPONENT
-        )
-        rows.append(table.assign(stimulus_set=name))
-        verdict, interval = _shift_words(table.iloc[0], a.name, b.name)
-        parts.append(f"{name} {verdict}" if verdict != "not determined" else f"{name} alike")
-        rows[-1] = rows[-1].assign(verdict=verdict, interval=interval)
-    shifts = pd.concat(rows, ignore_index=True)
-    title = f"{a.name} vs {b.name} on relative depth ({LEAD_COMPONENT}): " + ", ".join(parts)
+    shifts = pd.concat(
+        [
+            views.peak_shift_table(
+                db, models=models, stimulus_set=name, pooling=pooling, component=LEAD_COMPONENT
+            ).assign(stimulus_set=name)
+            for name in shared
+        ],
+        ignore_index=True,
+    )
+    parts = [
+        f"{r.stimulus_set} peak at {r.peak_depth_a:.2f} vs {r.peak_depth_b:.2f}"
+        for r in shifts.itertuples()
+    ]
+    title = f"{a.name} vs {b.name} on relative depth ({LEAD_COMPONENT}): " + "; ".join(parts)
     notes = [
         f"{r.stimulus_set}: peak at {r.peak_depth_a:.2f} in {a.name}, {r.peak_depth_b:.2f} in "
-        f"{b.name}; shift {r.interval} ({r.verdict})"
+        f"{b.name}; shift {r.shift:+.2f} [{r.shift_lo:+.2f}, {r.shift_hi:+.2f}] (95 % interval "
+        "over resampled folds, descriptive)"
         for r in shifts.itertuples()
     ]
     caption = _caption(
         _measured_many([a, b], pooling, shared),
-        "the shift's 95 % interval from resampling folds (1000 bootstraps); "
-        "'alike' when it straddles 0",
+        "chance (0 after normalising); peak depths compared as numbers, with the shift's "
+        "interval over resampled folds in the notes (a description, not a test)",
         words.explain(LEAD_COMPONENT, "normalized"),
     )
     fig = plots.layer_curves(
