@@ -243,3 +243,22 @@ def test_export_to_an_unwritable_place_fails_before_extracting(tmp_path, capsys,
     code = main(["export", "--stimuli", _csv(tmp_path), "--out", str(blocker / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith(f"error: cannot write to '{blocker / 'out'}'")
+
+
+def test_deck_refuses_bad_input_in_one_line_before_writing_anything(tmp_path):
+    out = tmp_path / "talk"
+    bad = _text(tmp_path / "ref.csv", "label,n_layers,measure,value\npaper,80,rho,-3\n")
+    cases = [
+        (["deck", "--model", "nope", "--out", str(out)], "error: no results for model 'nope'"),
+        (
+            ["deck", "--reference", bad, "--out", str(out)],
+            "error: reference file 'ref.csv', row 1, column 'value': a correlation between -1 "
+            "and 1 is needed",
+        ),
+        (["deck", "--model", "a"], "error: the following arguments are required: --out"),
+    ]
+    for args, message in cases:
+        done = cli(*args, env={"STRATA_CACHE": str(tmp_path / "cache")})
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
+    assert not out.exists()
