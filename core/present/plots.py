@@ -233,10 +233,12 @@ def titled(
 
 
 def caption_of(fig: go.Figure) -> str | None:
+    """The caption :func:`titled` kept with ``fig`` (plain text, lines split by ``\\n``)."""
     return (fig.layout.meta or {}).get("caption")
 
 
 def title_of(fig: go.Figure) -> str | None:
+    """The unwrapped title :func:`titled` kept with ``fig``."""
     return (fig.layout.meta or {}).get("title")
 
 
