@@ -195,8 +195,13 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_deck(args) -> None:
+    from core.export import check_out_dir
     from core.present.deck import build
+    from core.storage.store import check_exists
 
+    if args.db is not None:  # a mistyped --db must not read as "no results"
+        check_exists(args.db)
+    check_out_dir(args.out)
     files = build(
         args.db,
         model=args.model,

@@ -38,6 +38,7 @@ from core.errors import StrataError
 from core.names import COMPONENTS, in_set_order
 from core.present import plots, views
 from core.present import reference as published
+from core.safe_csv import to_csv
 from core.storage import store
 
 KNOWN_TABLES = ("curves", "double_peaks", "persistence", "hierarchy")
@@ -792,8 +793,8 @@ def write(
     written, data = [], []
     for i, s in enumerate(deck, start=1):
         stem = folder / f"{i:02d}-{_slug(s.key)}"
-        if len(s.data):
-            _atomic_text(stem.with_suffix(".csv"), s.data.to_csv(index=False))
+        if len(s.data):  # safe to open in a spreadsheet (no formulas run)
+            _atomic_text(stem.with_suffix(".csv"), to_csv(s.data))
             data.append(stem.with_suffix(".csv"))
         if svgs is not None:
             _atomic_text(stem.with_suffix(".svg"), svgs[i - 1])
