@@ -195,6 +195,11 @@ def style(fig: go.Figure, *, presentation: bool = False, height: int | None = No
                 "yref": "container",
             }
         )
+    shared_x = [a for a in fig.layout.annotations if a.name == "x title"]
+    if shared_x:  # a title under side-by-side panels sits in the bottom margin: make room
+        fig.update_annotations(selector={"name": "x title"}, yshift=_x_title_shift(presentation))
+        room = -_x_title_shift(presentation) + int(1.4 * sizes["note"]) + 6
+        fig.update_layout(margin={"b": max(50, room)})
     fig.update_xaxes(tickfont_size=sizes["tick"], title_font_size=sizes["axis"], automargin=True)
     fig.update_yaxes(tickfont_size=sizes["tick"], title_font_size=sizes["axis"], automargin=True)
     fig.update_annotations(font_size=sizes["note"])
@@ -300,7 +305,6 @@ def slide(fig: go.Figure) -> go.Figure:
         if text in SHORT_LABELS:
             out.layout[name].title.text = SHORT_LABELS[text]
     style(out, presentation=True, height=SLIDE_HEIGHT)
-    out.update_annotations(selector={"name": "x title"}, yshift=_x_title_shift(True))
     left = _left_margin(out)
     out.update_yaxes(automargin=False)
     bottom = 70
