@@ -160,11 +160,12 @@ def _cmd_export(args) -> None:
 
 
 def _cmd_results(args) -> None:
-    from core.storage.store import check_exists, results_index
+    from core.present.views import results_index
+    from core.storage.store import check_exists
 
     if args.db is not None:  # a mistyped --db must not read as "no results yet"
         check_exists(args.db)
-    frame = results_index(args.db)
+    frame = results_index(args.db).drop(columns="stimuli_hash")
     if frame.empty:
         print("no results yet: run `python -m core run --model smollm2-135m --stimuli items`")
     else:
@@ -234,6 +235,30 @@ def _cmd_import_results(args) -> None:
     keys = import_results(args.db, args.file)
     for model, stimulus_set, pooling in keys:
         print(f"merged {model} × {stimulus_set} ({pooling})")
+
+
+def _cmd_audit(args) -> None:
+    from core.errors import ModelError
+    from core.stimuli import load
+    from core.stimuli.audit import audit, load_wordnet, text
+
+    sets = [load(name, n_folds=args.folds) for name in args.stimuli]  # bad names fail first
+    tokenizer = None
+    if args.tokenizer != "none":
+        from core.lm.loading import load_tokenizer
+
+        try:
+            tokenizer = load_tokenizer(args.tokenizer)
+        except ModelError as exc:
+            print(f"warning: token counts not checked: {first_line(exc)}", file=sys.stderr)
+    wordnet = load_wordnet()
+    failed = 0
+    for stimuli in sets:
+        result = audit(stimuli, tokenizer=tokenizer, wordnet=wordnet, n_folds=args.folds)
+        print(text(result) + "\n")
+        failed += not result.passed
+    if failed and args.strict:
+        raise SystemExit(1)
 
 
 def _cmd_upload(args) -> None:
@@ -363,6 +388,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--db")
     p.set_defaults(func=_cmd_import_results)
+
+    p = sub.add_parser("audit", help="check stimulus sets for confounds, leaks and balance")
+    p.add_argument("stimuli", nargs="+", help="built-in or uploaded set names, or CSV paths")
+    p.add_argument(
+        "--tokenizer",
+        default=DEFAULT_MODEL,
+        help="model whose tokenizer counts tokens (loaded alone, no weights); 'none' to skip",
+    )
+    p.add_argument("--folds", type=int, default=6, help="grouped folds of the lookups")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a set has a warning")
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("upload", help="validate a stimulus CSV and keep it under a name")
     p.add_argument("name")

@@ -48,10 +48,11 @@ def items_subset(n: int = 48, *, name: str = "items") -> StimulusSet:
 
     full = load(name)
     rng = np.random.default_rng(0)
-    if "meta_stratum" in full.frame:
+    column = next((c for c in ("meta_category", "meta_stratum") if c in full.frame), None)
+    if column:
         strata = [
-            list(rng.permutation(np.flatnonzero(full.frame["meta_stratum"] == s)))
-            for s in sorted(full.frame["meta_stratum"].unique())
+            list(rng.permutation(np.flatnonzero(full.frame[column] == s)))
+            for s in sorted(full.frame[column].unique())
         ]
         rows: list[int] = []
         while len(rows) < n:

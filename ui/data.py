@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.present import views
 from core.storage import store
 
 
@@ -19,7 +20,7 @@ def token() -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _index(db, state: str) -> pd.DataFrame:
-    return store.results_index(db)
+    return views.results_index(db)
 
 
 def index() -> pd.DataFrame:

@@ -29,7 +29,22 @@ def setup(title: str, caption: str | None = None) -> tuple[Selection, pd.DataFra
         st.error(first_line(exc))
         st.stop()
     notice.empty()
-    return sidebar(index), index
+    selection = sidebar(index)
+    _warn_outdated(selection, index)
+    return selection, index
+
+
+def _warn_outdated(selection: Selection, index: pd.DataFrame) -> None:
+    """Say so when the selected results were computed on an earlier version of the set."""
+    if index.empty or "current" not in index or selection.stimulus_set is None:
+        return
+    mine = (index["model"] == selection.model) & (index["stimulus_set"] == selection.stimulus_set)
+    if index.loc[mine, "current"].eq(False).any():
+        st.warning(
+            f"These results were computed on an earlier version of '{selection.stimulus_set}': "
+            "the set has changed since (rebuilt or re-uploaded). They are not results of the "
+            "set as it is now; rerun it on the Run page."
+        )
 
 
 def runs_going(*, compact: bool = False) -> list[jobs.JobStatus]:

@@ -67,8 +67,7 @@ def _pick(
         choices,
         index=index if choices else None,
         key=f"w_{name}",
-        format_func=lambda v: "—" if v is None else v,
-        **kw,
+        **{"format_func": lambda v: "—" if v is None else v, **kw},
     )
     _remember(name, value)
     return value
@@ -85,7 +84,18 @@ def sidebar(index: pd.DataFrame) -> Selection:
         models = sorted(index["model"].unique()) if not index.empty else []
         model = _pick("Model", models, "model", default=DEFAULT_MODEL, help="Results of this model")
         sets = in_set_order(index.loc[index["model"] == model, "stimulus_set"]) if model else []
-        stimulus_set = _pick("Stimulus set", sets, "set")
+        outdated = (
+            set(index.loc[(index["model"] == model) & index["current"].eq(False), "stimulus_set"])
+            if model and "current" in index
+            else set()
+        )
+        stimulus_set = _pick(
+            "Stimulus set",
+            sets,
+            "set",
+            format_func=lambda v: "—" if v is None else (f"{v} (outdated)" if v in outdated else v),
+            help="'(outdated)': computed on an earlier version of the set; rerun it",
+        )
         rows = index[(index["model"] == model) & (index["stimulus_set"] == stimulus_set)]
         poolings = sorted(rows["pooling"].unique()) if model else []
         pooling = _pick("Pooling", poolings, "pooling", default="mean", help=TERMS["pooling"])

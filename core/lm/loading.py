@@ -244,3 +244,36 @@ def load(
         device_map=json.dumps(device_map) if isinstance(device_map, dict) else device_map or "cpu",
     )
     return LoadedModel(base=base, tokenizer=tokenizer, layout=layout, info=info)
+
+
+def load_tokenizer(name: str):
+    """A model's tokenizer alone, never its weights (for the stimulus audit).
+
+    An alias or ``.gguf`` reads the converted directory's tokenizer when the model was
+    converted before, else the tokenizer stored in the GGUF; a directory or hub id (local
+    cache) reads its own.
+
+    Raises
+    ------
+    ModelError
+        With one line naming the problem.
+    """
+    from transformers import AutoTokenizer
+
+    from core.lm.specs import resolve
+
+    spec = resolve(name)
+    try:
+        if spec.kind in ("alias", "gguf"):
+            gguf = Path(spec.location)
+            converted = [
+                p
+                for p in sorted(models_dir().glob(f"{gguf.stem}-*"))
+                if (p / "tokenizer.json").is_file()
+            ]
+            if converted:
+                return AutoTokenizer.from_pretrained(converted[0])
+            return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        return AutoTokenizer.from_pretrained(spec.location)
+    except (OSError, ValueError, KeyError, ImportError) as exc:
+        raise ModelError(f"cannot load the tokenizer of '{name}': {first_line(exc)}") from None

@@ -44,6 +44,47 @@ def curves(
     return frame.sort_values(["model", "stimulus_set", "target", "component", "layer"])
 
 
+def _current_hash(name: str, stamp: float) -> str | None:
+    """The content hash of a stimulus set as it is now (``stamp`` keys the memo)."""
+    from core.stimuli import StimulusError, load
+
+    key = (name, stamp)
+    if key not in _HASHES:
+        try:
+            _HASHES[key] = load(name).content_hash
+        except StimulusError:
+            _HASHES[key] = None  # a set that no longer exists: nothing to compare with
+    return _HASHES[key]
+
+
+_HASHES: dict[tuple[str, float], str | None] = {}
+
+
+def results_index(db: str | Path | None = None) -> pd.DataFrame:
+    """:func:`store.results_index` plus ``current``: was each result computed on the set as
+    it is now?
+
+    ``current`` is True when the stored ``stimuli_hash`` equals the content hash of the
+    built-in or uploaded set of that name today, False when the set has changed since (a
+    rebuilt built-in set, a re-uploaded file), and None when the set is gone or the run
+    stored no hash.
+
+    Returns
+    -------
+    DataFrame, one row per (model, stimulus_set, pooling)
+    """
+    from core.stimuli.registry import source_stamp
+
+    frame = store.results_index(db)
+    current = []
+    for name, stored in zip(frame["stimulus_set"], frame["stimuli_hash"]):
+        now = _current_hash(name, source_stamp(name))
+        missing = now is None or stored is None or pd.isna(stored) or not stored
+        current.append(None if missing else bool(now == stored))
+    frame["current"] = pd.Series(current, index=frame.index, dtype=object)
+    return frame
+
+
 def targets_of(db, *, model: str, stimulus_set: str, pooling: str) -> pd.DataFrame:
     """The targets of a stored result, in stimulus-file order, with their kind and probe."""
     frame = store.query(db, "targets", model=model, stimulus_set=stimulus_set, pooling=pooling)

@@ -33,6 +33,15 @@ def sentence_starts(words: list[str], length: int) -> list[int]:
     The filler reads as prose ("A church and organ. The Queen said..."), not as a fragment
     starting mid-sentence; a sentence starts after a word ending in ``.``, ``!`` or ``?``
     (closing quotes and brackets aside) and with a capital letter.
+
+    Parameters
+    ----------
+    words : list of str
+    length : int
+
+    Returns
+    -------
+    list of int
     """
     ends = tuple(".!?")
     return [
@@ -43,7 +52,18 @@ def sentence_starts(words: list[str], length: int) -> list[int]:
 
 
 def build(length: int) -> pd.DataFrame:
-    """The buried set with ``length`` filler words, as a raw all-string frame."""
+    """The buried set with ``length`` filler words, as a raw all-string frame.
+
+    Parameters
+    ----------
+    length : int
+        Filler words after each pair text (0: the pair text and a full stop).
+
+    Returns
+    -------
+    DataFrame, one row per ``pairs`` row
+        The ``pairs`` columns with the longer ``text`` and ``meta_filler_*`` columns.
+    """
     pairs = pd.read_csv(DATA / "pairs.csv", dtype=str, keep_default_na=False)
     words = filler_words()
     lowered = [re.sub(r"[^a-z]", "", w.lower()) for w in words]
@@ -68,7 +88,13 @@ def build(length: int) -> pd.DataFrame:
 
 
 def register(derived: dict) -> None:
-    """Add ``buried`` and its variants to the registry's load-time sets."""
+    """Add ``buried`` and its variants to the registry's load-time sets.
+
+    Parameters
+    ----------
+    derived : dict of str to callable
+        The registry's table of sets made at load time; modified in place.
+    """
     derived["buried"] = lambda: build(DEFAULT_LENGTH)
     for length in LENGTHS:
         if length != DEFAULT_LENGTH:

@@ -1,12 +1,17 @@
-"""The ``pairs`` set: "A(n) {x} and {y}", related by a WordNet relation or re-paired at random.
+"""The ``pairs`` set: "A(n) {x} and {y}", related by a WordNet relation or re-paired.
 
-Related pairs are WordNet links between first noun senses of the eligible nouns (the same
-pool as ``items``): *is-a* (y is a hypernym of x within three steps), *part-of* (a part
-meronym or holonym) and *co-hyponym* (the same direct hypernym).  The words are split into
-disjoint pools of four related pairs, one or more of each relation; inside a pool the four
-y's are rotated to make four unrelated pairs (checked to share no link and a Wu-Palmer
-similarity below 0.4).  So every word is in one related and one unrelated pair, no word
-predicts the label, and the pool is the CV group: a word never sits on both sides of a fold.
+Related pairs are WordNet links between the *reader's senses* (:func:`items.reader_sense`)
+of the reviewed nouns (the ``items`` lexicon): *is-a* (one is a hypernym of the other
+within three steps; the hypernym comes first in half of them), *part-of* (a part meronym:
+part first), *co-hyponym* (the same direct hypernym) and *synonym* (the same sense).
+Pairs a reviewer rejects (related only through a sense a reader does not take first, or
+not related in the reader's senses) are dropped in ``overrides.csv`` (``pair`` rows).
+
+The words are split into disjoint pools of four related pairs; inside a pool the four
+second words are rotated to make four unrelated pairs (no WordNet link, Wu-Palmer
+similarity below 0.4, and not a pair ``overrides.csv`` marks as related in use).  So every
+word is in one related and one unrelated pair, no word predicts the label, and the pool is
+the CV group: a word (and its synonyms) never sits on both sides of a fold.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import pandas as pd
 
 from core.stimuli.items import article
 
-RELATIONS = ("is_a", "part_of", "co_hyponym")
+RELATIONS = ("is_a", "part_of", "co_hyponym", "synonym")
 # hypernyms too general to make an is-a pair a reader would call related
 TOO_GENERAL = {
     "thing",
@@ -49,20 +54,28 @@ TOO_GENERAL = {
 PAIRS_PER_POOL = 4
 UNRELATED_WUP_MAX = 0.4
 SEED = 13
+MAX_FAILURES = 20000
 
 
-def _lemma(synset, first: dict) -> str | None:
-    """A vocabulary word whose first (dominant) noun sense is this synset."""
-    for lemma in synset.lemmas():
-        name = lemma.name().lower()
-        if name in first and first[name] == synset:
-            return name
-    return None
+def edges(wn, senses: dict[str, str]) -> pd.DataFrame:
+    """Every related (x, y, relation) among the words' reader's senses.
 
+    Parameters
+    ----------
+    wn : WordNet corpus reader
+    senses : dict of str to str
+        Word to the name of its reader's sense.
 
-def edges(wn, vocabulary: list[str]) -> pd.DataFrame:
-    """Every related (x, y, relation) among the vocabulary's first noun senses."""
-    first = {w: wn.synsets(w, pos="n")[0] for w in vocabulary}
+    Returns
+    -------
+    DataFrame with columns ``x``, ``y``, ``relation``
+        One row per unordered pair; is-a rows put the hyponym first, part-of rows the
+        part first.  Sorted by relation, x, y.
+    """
+    first = {w: wn.synset(s) for w, s in senses.items()}
+    by_sense: dict = {}
+    for word, synset in sorted(first.items()):
+        by_sense.setdefault(synset, []).append(word)
     rows = []
     for x, sx in first.items():
         frontier, seen = [sx], set()
@@ -70,13 +83,15 @@ def edges(wn, vocabulary: list[str]) -> pd.DataFrame:
             frontier = [h for s in frontier for h in s.hypernyms() if h not in seen]
             seen.update(frontier)
             for h in frontier:
-                y = _lemma(h, first)
-                if y and y != x and y not in TOO_GENERAL:
-                    rows.append((x, y, "is_a"))
-        for part in sx.part_meronyms() + sx.part_holonyms():
-            y = _lemma(part, first)
-            if y and y != x:
-                rows.append((x, y, "part_of"))
+                for y in by_sense.get(h, []):
+                    if y != x and y not in TOO_GENERAL:
+                        rows.append((x, y, "is_a"))
+        for whole in sx.part_holonyms():
+            rows.extend((x, y, "part_of") for y in by_sense.get(whole, []) if y != x)
+        for part in sx.part_meronyms():
+            rows.extend((y, x, "part_of") for y in by_sense.get(part, []) if y != x)
+    for words in by_sense.values():
+        rows.extend((x, y, "synonym") for i, x in enumerate(words) for y in words[i + 1 :])
     by_parent: dict = {}
     for w, s in first.items():
         for h in s.hypernyms():
@@ -85,76 +100,145 @@ def edges(wn, vocabulary: list[str]) -> pd.DataFrame:
         siblings = sorted(siblings)
         for i, x in enumerate(siblings):
             for y in siblings[i + 1 :]:
-                rows.append((x, y, "co_hyponym"))
-    frame = pd.DataFrame(rows, columns=["x", "y", "relation"]).drop_duplicates(["x", "y"])
+                if first[x] != first[y]:
+                    rows.append((x, y, "co_hyponym"))
+    frame = pd.DataFrame(rows, columns=["x", "y", "relation"])
+    frame["key"] = [frozenset(p) for p in zip(frame["x"], frame["y"])]
+    frame = frame.drop_duplicates("key").drop(columns="key")
     return frame.sort_values(["relation", "x", "y"]).reset_index(drop=True)
 
 
+def reviewed_links(wn, lexicon: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """:func:`edges` among the reviewed nouns, without the pairs the review rejected.
+
+    Parameters
+    ----------
+    wn : WordNet corpus reader
+    lexicon : DataFrame
+        ``word`` and ``synset`` (the reader's sense), as :func:`items.lexicon` returns it.
+    overrides : DataFrame
+        ``overrides.csv``; its ``pair`` rows are the rejections.
+
+    Returns
+    -------
+    DataFrame with columns ``x``, ``y``, ``relation``
+    """
+    links = edges(wn, dict(zip(lexicon["word"], lexicon["synset"])))
+    rejected = _pairs_set(overrides, "pair")
+    keep = [frozenset(p) not in rejected for p in zip(links["x"], links["y"])]
+    return links[keep].reset_index(drop=True)
+
+
+def _pairs_set(frame: pd.DataFrame, column: str) -> set[frozenset]:
+    rows = frame.loc[frame["column"] == column, "word"]
+    return {frozenset(word.split("|")) for word in rows}
+
+
 def build(
-    wn, vocabulary: list[str], articles: dict[str, str], *, n_pools: int = 60
+    wn,
+    lexicon: pd.DataFrame,
+    overrides: pd.DataFrame,
+    articles: dict[str, str],
+    *,
+    n_pools: int = 60,
 ) -> pd.DataFrame:
-    """Pools of four related pairs and their four rotations, as the stimulus table."""
-    first = {w: wn.synsets(w, pos="n")[0] for w in vocabulary}
-    links = edges(wn, vocabulary)
-    linked = {frozenset(p) for p in zip(links["x"], links["y"])}
+    """Pools of four related pairs and their four rotations, as the stimulus table.
+
+    Parameters
+    ----------
+    wn : WordNet corpus reader
+    lexicon : DataFrame
+        The reviewed nouns (:func:`items.lexicon`): ``word``, ``synset``, ``synonyms``.
+    overrides : DataFrame
+        ``overrides.csv`` rows; ``pair`` rows (``x|y``) drop a related pair, ``related``
+        rows mark a pair a rotation must not make (related in use, unlinked in WordNet).
+    articles : dict of str to str
+        Article exceptions.
+    n_pools : int
+        How many pools (CV groups) of 8 rows to make.
+
+    Returns
+    -------
+    DataFrame, 8 * n_pools rows, in the stimulus schema
+    """
+    senses = dict(zip(lexicon["word"], lexicon["synset"]))
+    family = dict(zip(lexicon["word"], lexicon["synonyms"]))
+    first = {w: wn.synset(s) for w, s in senses.items()}
+    links = edges(wn, senses)
+    linked = {frozenset(p) for p in zip(links["x"], links["y"])} | _pairs_set(overrides, "related")
+    # shuffled before the reviewed rejections are taken out, so that rejecting a pair
+    # changes only the pool it was in
     rng = random.Random(SEED)
     queues = {r: list(g.itertuples(index=False)) for r, g in links.groupby("relation")}
-    for queue in queues.values():
+    rejected = _pairs_set(overrides, "pair")
+    for relation, queue in queues.items():
         rng.shuffle(queue)
-    used: set[str] = set()
+        queues[relation] = [e for e in queue if frozenset((e.x, e.y)) not in rejected]
+    used: set[str] = set()  # synonym-set ids, so synonyms never sit in two pools
     rows = []
-    pool = 0
+    pool = failures = 0
+    n_is_a = 0
 
     def unrelated(x: str, y: str) -> bool:
         wup = first[x].wup_similarity(first[y]) or 0.0
-        return frozenset((x, y)) not in linked and wup < UNRELATED_WUP_MAX
+        return (
+            frozenset((x, y)) not in linked and family[x] != family[y] and wup < UNRELATED_WUP_MAX
+        )
 
     def take(relation: str, taken: set[str]):
-        queue = queues[relation]
-        for i, edge in enumerate(queue):
-            if not ({edge.x, edge.y} & (used | taken)):
-                return queue.pop(i)
-        return None
+        queue = queues.get(relation, [])
+        return next((e for e in queue if not ({family[e.x], family[e.y]} & (used | taken))), None)
 
-    while pool < n_pools:
+    while pool < n_pools and failures <= MAX_FAILURES:
         chosen = []
         for k in range(PAIRS_PER_POOL):
             # one relation after another, so the types stay balanced; any type when one runs out
             preference = [RELATIONS[(pool + k + j) % len(RELATIONS)] for j in range(len(RELATIONS))]
-            taken = {w for e in chosen for w in (e.x, e.y)}
+            taken = {family[w] for e in chosen for w in (e.x, e.y)}
             edge = next((e for r in preference if (e := take(r, taken)) is not None), None)
             if edge is None:
                 break
             chosen.append(edge)
         if len(chosen) < PAIRS_PER_POOL:
             break
-        rotation = next(
+        ordered, flips = [], n_is_a
+        for edge in chosen:
+            x, y, order = edge.x, edge.y, ""
+            if edge.relation == "is_a":  # the hypernym first in every other is-a pair
+                order = "hyponym_first"
+                if flips % 2 == 1:
+                    x, y, order = y, x, "hypernym_first"
+                flips += 1
+            ordered.append((x, y, edge.relation, order))
+        shift = next(
             (
-                [
-                    (chosen[i].x, chosen[(i + shift) % PAIRS_PER_POOL].y)
-                    for i in range(PAIRS_PER_POOL)
-                ]
-                for shift in range(1, PAIRS_PER_POOL)
+                s
+                for s in range(1, PAIRS_PER_POOL)
                 if all(
-                    unrelated(chosen[i].x, chosen[(i + shift) % PAIRS_PER_POOL].y)
+                    unrelated(ordered[i][0], ordered[(i + s) % PAIRS_PER_POOL][1])
                     for i in range(PAIRS_PER_POOL)
                 )
             ),
             None,
         )
-        if rotation is None:  # drop the first edge, put the others back, try again
-            for edge in chosen[1:]:
+        if shift is None:  # no rotation makes four unrelated pairs: these go to the back
+            failures += 1
+            for edge in chosen:
+                queues[edge.relation].remove(edge)
                 queues[edge.relation].append(edge)
             continue
-        group = f"pool{pool:03d}"
         for edge in chosen:
-            rows.append((edge.x, edge.y, 1, edge.relation, group))
-        for x, y in rotation:
-            rows.append((x, y, 0, "unrelated", group))
-        used.update(w for e in chosen for w in (e.x, e.y))
+            queues[edge.relation].remove(edge)
+        n_is_a = flips
+        group = f"pool{pool:03d}"
+        for x, y, relation, order in ordered:
+            rows.append((x, y, 1, relation, group, order))
+        for i in range(PAIRS_PER_POOL):
+            x, y = ordered[i][0], ordered[(i + shift) % PAIRS_PER_POOL][1]
+            rows.append((x, y, 0, "unrelated", group, ""))
+        used.update(family[w] for e in chosen for w in (e.x, e.y))
         pool += 1
-    frame = pd.DataFrame(rows, columns=["x", "y", "related", "relation", "group"])
-    wup = [round(first[x].wup_similarity(first[y]) or 0.0, 4) for x, y in zip(frame.x, frame.y)]
+    frame = pd.DataFrame(rows, columns=["x", "y", "related", "relation", "group", "order"])
     return pd.DataFrame(
         {
             "item_id": [f"{x}-{y}" for x, y in zip(frame.x, frame.y)],
@@ -165,8 +249,8 @@ def build(
             "words": [f"{x}|{y}" for x, y in zip(frame.x, frame.y)],
             "related:binary": frame["related"].astype(str),
             "relation:multiclass": frame["relation"],
-            "relatedness_wup:continuous": [f"{v:.4f}" for v in wup],
-            "meta_x_synset": [first[x].name() for x in frame.x],
-            "meta_y_synset": [first[y].name() for y in frame.y],
+            "meta_x_synset": [senses[x] for x in frame.x],
+            "meta_y_synset": [senses[y] for y in frame.y],
+            "meta_order": frame["order"],
         }
     )

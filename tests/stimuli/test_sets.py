@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.stimuli import builtin_names, load
@@ -20,19 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_contract_names_are_built_in():
     assert {"items", "pairs", "analogies", "buried"} <= set(builtin_names())
+    assert {"items-article", "analogies-paper"} <= set(builtin_names())
 
 
-def test_items():
-    items = load("items")
+def test_items_frame_fits_every_noun_and_controls_are_not_targets():
+    items, paper = load("items"), load("items-article")
     assert len(items) >= 400
-    binary = [t for t, k in items.targets.items() if k == "binary"]
-    continuous = [t for t, k in items.targets.items() if k == "continuous"]
-    assert len(binary) >= 8 and len(continuous) >= 6
-    for target in binary:
-        rate = items.frame[target].mean()
-        assert 0.15 <= rate <= 0.85, (target, rate)
+    assert items.texts == [f"The {w}" for w in items.frame["item_id"]]
     assert (items.frame["group"] == items.frame["item_id"]).all()
-    for noun, text in zip(items.frame["item_id"], items.texts):
+    assert list(paper.frame["item_id"]) == list(items.frame["item_id"])
+    assert paper.targets == items.targets
+    for noun, text in zip(paper.frame["item_id"], paper.texts):
         art = text.split()[0].lower()
         assert text == f"{text.split()[0]} {noun}"
         if noun in {"hour", "honor", "heir"}:
@@ -41,12 +40,39 @@ def test_items():
             assert art == "a", noun
         else:
             assert art == ("an" if noun[0] in "aeiou" else "a"), noun
+    binary = [t for t, k in items.targets.items() if k == "binary"]
+    assert binary == ["is_living", "is_animal", "is_plant", "is_edible", "is_man_made"]
+    for target in binary:
+        assert 0.10 <= items.frame[target].mean() <= 0.90, target
+    assert not {"frequency_zipf", "meta_zipf", "meta_length"} & set(items.targets)
+    assert {"meta_zipf", "meta_length"} <= set(items.frame.columns)
+
+
+def test_item_labels_follow_their_definitions():
+    frame = load("items").frame.set_index("item_id")
+    assert (frame["is_living"] >= frame["is_animal"]).all()  # every animal is alive
+    assert (frame["is_living"] >= frame["is_plant"]).all()
+    assert not (frame["is_animal"] & frame["is_plant"]).any()
+    assert not (frame["is_living"] & frame["is_man_made"]).any()
+    spot = {  # word: (living, animal, plant, edible, man-made), from the written definitions
+        "beef": (0, 0, 0, 1, 0),
+        "salmon": (1, 1, 0, 1, 0),
+        "apple": (1, 0, 1, 1, 0),
+        "bread": (0, 0, 0, 1, 1),
+        "milk": (0, 0, 0, 1, 0),
+        "tiger": (1, 1, 0, 0, 0),
+        "hammer": (0, 0, 0, 0, 1),
+    }
+    labels = ["is_living", "is_animal", "is_plant", "is_edible", "is_man_made"]
+    for word, expected in spot.items():
+        if word in frame.index:
+            assert tuple(frame.loc[word, labels]) == expected, word
 
 
 def test_pairs_every_word_related_and_unrelated_within_one_group():
     pairs = load("pairs")
     frame = pairs.frame
-    assert len(frame) >= 400
+    assert len(frame) >= 300
     assert frame["related"].mean() == 0.5
     roles = defaultdict(set)
     groups = defaultdict(set)
@@ -57,18 +83,82 @@ def test_pairs_every_word_related_and_unrelated_within_one_group():
     assert all(r == {0, 1} for r in roles.values())
     assert all(len(g) == 1 for g in groups.values())  # a word's pairs stay in one group
     assert set(frame.loc[frame["related"] == 0, "relation"]) == {"unrelated"}
-    assert {"is_a", "part_of", "co_hyponym"} <= set(frame["relation"])
+    per_relation = frame.groupby("relation")["group"].nunique()
+    assert set(per_relation.index) == {"is_a", "part_of", "co_hyponym", "synonym", "unrelated"}
+    assert per_relation.min() >= 6
 
 
-def test_analogies_balanced_within_each_group():
-    analogies = load("analogies")
-    frame = analogies.frame
-    assert len(frame) >= 400
-    per_group = frame.groupby("group")["valid"].agg(["sum", "count"])
-    assert (per_group["sum"] == 1).all() and (per_group["count"] == 2).all()
-    assert frame["relation"].nunique() >= 6
+def test_is_a_pairs_put_the_hypernym_first_in_half():
+    frame = load("pairs").frame
+    is_a = frame[frame["relation"] == "is_a"]
+    first = is_a["meta_order"].value_counts()
+    assert set(first.index) == {"hyponym_first", "hypernym_first"}
+    assert abs(first["hyponym_first"] - first["hypernym_first"]) <= 1
+
+
+def _rows(name):
+    frame = load(name).frame
+    words = [w.split("|") for w in load(name).words()]
+    return frame, words
+
+
+@pytest.mark.parametrize("name", ["analogies", "analogies-paper"])
+def test_analogy_groups_are_the_components_of_shared_words(name):
+    frame, words = _rows(name)
+    assert len(frame) >= 300
     for text in frame["text"]:
-        assert re.fullmatch(r"\S+ is to \S+ as \S+ is to \S+", text), text
+        assert re.fullmatch(r"Analogy: \S+ is to \S+ as \S+ is to \S+", text), text
+    where = defaultdict(set)
+    for row, group in zip(words, frame["group"]):
+        for word in row:
+            where[word].add(group)
+    assert all(len(g) == 1 for g in where.values())  # no word in two groups
+    per_group = frame.groupby("group")["valid"].mean()
+    assert (per_group == 0.5).all()
+    assert frame["relation"].nunique() == 7
+    assert frame.groupby("relation")["group"].nunique().min() >= 6
+
+
+def test_relation_match_halves_say_nothing_alone():
+    frame, words = _rows("analogies")
+    ab = pd.Series([tuple(w[:2]) for w in words])
+    cd = pd.Series([tuple(w[2:]) for w in words])
+    # every a:b and every c:d is once valid and once broken
+    assert (frame.groupby(ab)["valid"].agg(["sum", "count"]).values == [1, 2]).all()
+    assert (frame.groupby(cd)["valid"].agg(["sum", "count"]).values == [1, 2]).all()
+    assert set(cd) <= set(ab)  # c:d is always a true pair
+    valid = frame["valid"] == 1
+    assert (frame.loc[valid, "relation"] == frame.loc[valid, "meta_cd_relation"]).all()
+    assert (frame.loc[~valid, "relation"] != frame.loc[~valid, "meta_cd_relation"]).all()
+
+
+def test_paper_family_rows_break_the_relation_and_part_of_runs_part_to_whole():
+    frame, words = _rows("analogies-paper")
+    family = frame["relation"] == "family"
+    male = {w[0] for w, f in zip(words, family) if f}
+    for row, ok, is_family in zip(words, frame["valid"], family):
+        if is_family and not ok:
+            assert row[2] in male and row[3] in male, row  # c and the wrong d: same gender
+
+
+@pytest.mark.parametrize("name", ["analogies", "analogies-paper"])
+def test_part_of_pairs_run_part_to_whole(name):
+    from core.stimuli.audit import load_wordnet
+
+    wn = load_wordnet()
+    if wn is None:
+        pytest.skip("WordNet is not installed")
+    frame, words = _rows(name)
+    sources = {tuple(w[:2]) for w, r in zip(words, frame["relation"]) if r == "part_of"}
+    assert len(sources) >= 12
+    for part, whole in sources:
+        holonyms = {
+            lemma.lower()
+            for synset in wn.synsets(part, pos="n")
+            for holonym in synset.part_holonyms()
+            for lemma in holonym.lemma_names()
+        }
+        assert whole in holonyms, (part, whole)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +183,7 @@ def test_buried_is_deterministic():
 
 
 def test_class_balance_supports_grouped_folds():
-    for name in ("items", "pairs", "analogies"):
+    for name in ("items", "items-article", "pairs", "analogies", "analogies-paper"):
         stimuli = load(name)
         for target, kind in stimuli.targets.items():
             if kind != "continuous":

@@ -183,7 +183,7 @@ def test_stimuli_page_browses_and_rejects_a_bad_upload(app, tmp_path, monkeypatc
     monkeypatch.setenv("STRATA_CACHE", str(tmp_path))  # keep the shared results cache clean
     app.switch_page("pages/stimuli.py").run()
     _no_errors(app)
-    assert [m.value for m in app.metric][:1] == ["440"]
+    assert [m.value for m in app.metric][:1] == ["460"]
     rows = ["item_id,text,group,edible:binary"]
     rows += [f"i{k},A thing{k},g{k},{k % 2}" for k in range(12)]
     bad = "\n".join([*rows[:5], "i4,A thing4,g4,2", *rows[6:]]).encode()
