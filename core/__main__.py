@@ -242,6 +242,8 @@ def _cmd_audit(args) -> None:
     from core.stimuli import load
     from core.stimuli.audit import audit, load_wordnet, text
 
+    if args.folds < 2:
+        raise ConfigError(f"folds={args.folds}: the audit's grouped folds need at least 2")
     sets = [load(name, n_folds=args.folds) for name in args.stimuli]  # bad names fail first
     tokenizer = None
     if args.tokenizer != "none":

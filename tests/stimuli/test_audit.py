@@ -241,6 +241,14 @@ def test_cli_audit_prints_every_set_and_refuses_a_bad_name():
         timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown stimulus set")
+    folds = subprocess.run(
+        [sys.executable, "-m", "core", "audit", "pairs", "--folds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert folds.returncode == 2 and folds.stderr.startswith("error: folds=1")
 
 
 def test_every_builtin_set_is_audited_here():
