@@ -1,27 +1,37 @@
 """A model's findings in numbers: the paper's questions asked of every stored set at once.
 
-Where does each set's mean curve peak, does it peak twice beyond the noise, do adjacent
-layers alternate beyond what noise gives, and does items < pairs < analogies hold?  The
-answer is a dict of tidy tables, the same ones the CLI's ``report`` prints and the app
-shows, computed from ``probe_scores``, ``fold_scores`` and ``half_scores`` rows alone.
+Where does each set's mean curve peak, how much of that peak is already in the token
+embeddings, does it peak twice beyond the noise, do adjacent layers alternate beyond what
+noise gives, and which sets peak before which?  The answer is a dict of tidy tables, the
+same ones the CLI's ``report`` prints and the app shows, computed from ``probe_scores``,
+``fold_scores`` and ``half_scores`` rows, and from ``item_predictions`` where they exist.
+Controls (word frequency, length...) never enter a curve here: every table is about the
+property targets (:func:`~core.analysis.summary.property_targets`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from core.analysis.compare import hierarchy
+from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
-from core.analysis.summary import curve_summary, mean_curve, normalized
+from core.analysis.summary import curve_summary, mean_curve, normalized, property_targets
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
+TABLES = ("curves", "lexical", "double_peaks", "persistence", "hierarchy", "order")
 
 
-def mean_fold_curve(scores: pd.DataFrame, folds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The mean normalised curve over targets, with the fold noise of that mean.
+def mean_fold_curve(
+    scores: pd.DataFrame, folds: pd.DataFrame, *, targets: Iterable[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The mean normalised curve over property targets, with the fold noise of that mean.
 
     :func:`~core.analysis.summary.mean_curve` gives each layer an SE over *targets* (how
     much the mean would move with other targets).  Whether a dip in this one mean curve is
@@ -35,24 +45,144 @@ def mean_fold_curve(scores: pd.DataFrame, folds: pd.DataFrame) -> tuple[pd.DataF
         one model, stimulus set, pooling and component), with ``chance``.
     folds : DataFrame
         The matching ``fold_scores`` rows (other metrics are dropped).
+    targets : iterable of str, optional
+        The targets to average (default: every target but controls).
 
     Returns
     -------
     curve : DataFrame
-        As :func:`mean_curve`, with ``score_se`` = SD over folds of the fold means / √k.
+        As :func:`mean_curve` (n_layers rows), with ``score_se`` = SD over folds of the
+        fold means / √k.
     fold_curve : DataFrame
-        ``fold``, ``layer``, ``score``: the mean normalised score of each fold.
+        ``fold``, ``layer``, ``score`` (n_folds × n_layers rows): the mean normalised score
+        of each fold.
     """
+    chosen = list(targets) if targets is not None else property_targets(scores["target"])
+    scores = scores[scores["target"].isin(chosen)]
     keys = [k for k in CURVE if k in scores.columns and k in folds.columns]
     primary = scores.drop_duplicates([*keys, "target"])[[*keys, "target", "metric", "chance"]]
     rows = folds.merge(primary, on=[*keys, "target", "metric"], how="inner")
     rows = rows.assign(score=normalized(rows))
     fold_curve = rows.groupby(["fold", "layer"], as_index=False)["score"].mean()
     spread = fold_curve.groupby("layer")["score"].agg(["std", "count"])
-    curve = mean_curve(scores, by=tuple(keys))
+    curve = mean_curve(scores, by=tuple(keys), targets=chosen)
     se = spread["std"] / np.sqrt(spread["count"])
     curve["score_se"] = curve["layer"].map(se).to_numpy()
     return curve, fold_curve
+
+
+def _subset(frame: pd.DataFrame | None, head: Mapping) -> pd.DataFrame:
+    """Rows of ``frame`` matching every key of ``head`` that it has."""
+    if frame is None or frame.empty:
+        return pd.DataFrame()
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in head.items():
+        if column in frame.columns:
+            mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def _curve_tables(
+    scores: pd.DataFrame, folds: pd.DataFrame, *, n_sim: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per set × component: the mean curve's summary, its layer-0 share and its double peak."""
+    keys = [k for k in CURVE if k in scores.columns]
+    curve_rows, lexical_rows, peak_rows = [], [], []
+    layer0 = {}  # resid_pre's layer-0 fold scores per (model, set, pooling)
+    fold_curves = {}
+    for key, part in scores.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        curve, fold_curve = mean_fold_curve(part, _subset(folds, head))
+        fold_curves[key] = (head, curve, fold_curve)
+        if head.get("component") == "resid_pre":
+            rest = tuple(v for k, v in head.items() if k != "component")
+            layer0[rest] = fold_curve[fold_curve["layer"] == curve["layer"].min()]
+    for head, curve, fold_curve in fold_curves.values():
+        summary = curve_summary(curve, keys=keys)
+        curve_rows.append(summary.assign(n_targets=int(curve["n_targets"].max())))
+        rest = tuple(v for k, v in head.items() if k != "component")
+        base = None if head.get("component") == "resid_pre" else layer0.get(rest)
+        if head.get("component") == "resid_pre" or base is not None:
+            lexical_rows.append(lexical_share(curve, fold_curve, layer0=base).assign(**head))
+        peak_rows.append(double_peak(curve, fold_curve, n_sim=n_sim, seed=seed).assign(**head))
+    return (
+        _concat(curve_rows, keys),
+        _concat(lexical_rows, keys),
+        _concat(peak_rows, keys),
+    )
+
+
+def _concat(rows: list[pd.DataFrame], keys: list[str], *extra: str) -> pd.DataFrame:
+    """Concatenate per-curve tables with the key columns first."""
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.concat(rows, ignore_index=True)
+    first = [k for k in (*keys, *extra) if k in frame.columns]
+    return frame[[*first, *[c for c in frame.columns if c not in first]]]
+
+
+def _persistence_table(
+    scores: pd.DataFrame,
+    folds: pd.DataFrame,
+    halves: pd.DataFrame,
+    *,
+    sink_layers: Mapping[str, Iterable[int]] | None,
+    n_baseline: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Naive and split-half ρ per set × component (split-half only where halves exist)."""
+    keys = [k for k in CURVE if k in scores.columns]
+    rows = []
+    for key, part in scores.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        sinks = (sink_layers or {}).get(head.get("model"))
+        settings = dict(n_baseline=n_baseline, seed=seed, sink_layers=sinks)
+        fold_rows = _subset(folds, head)
+        if not fold_rows.empty:
+            primary = part.drop_duplicates("target").set_index("target")["metric"]
+            fold_rows = fold_rows[fold_rows["target"].isin(primary.index)]
+            if "metric" in fold_rows.columns:
+                fold_rows = fold_rows[fold_rows["metric"] == fold_rows["target"].map(primary)]
+        rows.append(naive_rho(part, fold_rows, **settings).assign(estimator="naive"))
+        own = _subset(halves, head)
+        own = own[own["target"].isin(part["target"])] if not own.empty else own
+        if not own.empty:
+            split = split_half_rho(own, fold_rows, **settings)
+            rows.append(split.assign(estimator="split-half"))
+    return _concat(rows, keys, "estimator")
+
+
+def _hierarchy_tables(
+    scores: pd.DataFrame,
+    folds: pd.DataFrame,
+    predictions: pd.DataFrame | None,
+    groups: pd.DataFrame | None,
+    *,
+    order: tuple[str, ...],
+    kinds: Mapping[str, str] | None,
+    n_boot: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`hierarchy` per model × pooling × component where two sets of ``order`` exist."""
+    keys = [k for k in ("model", "pooling", "component") if k in scores.columns]
+    sets_rows, pair_rows = [], []
+    for key, part in scores.groupby(keys, sort=False):
+        if len(set(part["stimulus_set"]) & set(order)) < 2:
+            continue
+        head = dict(zip(keys, key))
+        result = hierarchy(
+            part,
+            predictions=_subset(predictions, head),
+            groups=_subset(groups, {k: v for k, v in head.items() if k != "component"}),
+            folds=_subset(folds, head),
+            kinds=kinds,
+            order=order,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        sets_rows.append(result["sets"].assign(**head))
+        pair_rows.append(result["pairs"].assign(**head))
+    return _concat(sets_rows, keys), _concat(pair_rows, keys)
 
 
 def findings(
@@ -60,67 +190,86 @@ def findings(
     folds: pd.DataFrame,
     halves: pd.DataFrame,
     *,
+    predictions: pd.DataFrame | None = None,
+    groups: pd.DataFrame | None = None,
+    kinds: Mapping[str, str] | None = None,
+    controls: Iterable[str] = (),
+    sink_layers: Mapping[str, Iterable[int]] | None = None,
     order: tuple[str, ...] = HIERARCHY,
     n_sim: int = 200,
     n_boot: int = 1000,
     n_baseline: int = 500,
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
-    """Every set × component of one model and pooling, summarised.
+    """Every set × component of one model and pooling, summarised and tested.
 
     Parameters
     ----------
     scores, folds, halves : DataFrame
         Primary-metric ``probe_scores`` rows and the matching ``fold_scores`` and
         ``half_scores`` rows (``halves`` may be empty: runs without half splits).
+    predictions : DataFrame, optional
+        The matching ``item_predictions`` rows: the hierarchy then resamples stimuli;
+        without them it falls back to resampling folds (labelled weaker).
+    groups : DataFrame, optional
+        ``folds``-table rows (``stimulus_set``, ``item_id``, ``group``) for ``predictions``.
+    kinds : mapping, optional
+        ``target`` → ``binary``/``multiclass``/``continuous`` (the ``targets`` table).
+    controls : iterable of str
+        Targets to leave out beside those :func:`~core.analysis.summary.is_control` finds.
+    sink_layers : mapping, optional
+        ``model`` → attention-sink layers: ρ is also given with them interpolated.
     order : tuple of str
         The hierarchy to test, shallowest first.
+    n_sim, n_boot, n_baseline : int
+        Simulations of the double-peak null, bootstrap resamples of the hierarchy, null
+        replicates of ρ.
+    seed : int
 
     Returns
     -------
     dict of DataFrame
         ``curves``: per set × component, the mean curve's peak layer and depth, peak band,
-        expected depth and area above chance (:func:`curve_summary`) and ``n_targets``;
-        ``double_peaks``: :func:`double_peak` on each mean curve against its fold noise;
-        ``persistence``: naive and split-half ρ with their noise baselines;
-        ``hierarchy``: :func:`hierarchy` per component, when two or more of ``order``
-        are present.
+        expected depth (a description) and area above chance
+        (:func:`~core.analysis.summary.curve_summary`), ``n_targets`` and ``controls``
+        (targets left out); ``lexical``: :func:`~core.analysis.lexical.lexical_share` of
+        each mean curve against ``resid_pre`` layer 0; ``double_peaks``:
+        :func:`~core.analysis.peaks.double_peak` on each mean curve against its fold noise;
+        ``persistence``: naive and split-half ρ against their nulls; ``hierarchy`` and
+        ``order``: :func:`~core.analysis.compare.hierarchy`'s ``sets`` and ``pairs`` per
+        component, when two or more of ``order`` are present.
     """
-    keys = [k for k in CURVE if k in scores.columns]
-    curve_rows, peak_rows = [], []
-    for key, part in scores.groupby(keys, sort=False):
-        head = dict(zip(keys, key))
-        part_folds = folds
-        for column, value in head.items():
-            part_folds = part_folds[part_folds[column] == value]
-        curve, fold_curve = mean_fold_curve(part, part_folds)
-        summary = curve_summary(curve, keys=keys).assign(n_targets=part["target"].nunique())
-        curve_rows.append(summary)
-        verdict = double_peak(curve, fold_curve, n_sim=n_sim, seed=seed)
-        peak_rows.append(verdict.assign(**head))
-    curves = pd.concat(curve_rows, ignore_index=True) if curve_rows else pd.DataFrame()
-    peaks = pd.concat(peak_rows, ignore_index=True) if peak_rows else pd.DataFrame()
-    if len(peaks):
-        peaks = peaks[[*keys, *[c for c in peaks.columns if c not in keys]]]
-    persistence = [naive_rho(scores, n_baseline=n_baseline, seed=seed).assign(estimator="naive")]
-    if len(halves):
-        persistence.append(
-            split_half_rho(halves, n_baseline=n_baseline, seed=seed).assign(estimator="split-half")
+    keep = property_targets(scores["target"], controls=controls)
+    left_out = sorted(set(scores["target"]) - set(keep))
+    scores = scores[scores["target"].isin(keep)]
+    if "is_primary" in scores.columns:
+        scores = scores[scores["is_primary"].astype(bool)]
+    # the matrices here are small: one BLAS thread avoids oversubscription (20x faster on a
+    # busy 2-core machine)
+    with threadpool_limits(limits=1):
+        curves, lexical, peaks = _curve_tables(scores, folds, n_sim=n_sim, seed=seed)
+        if len(curves):
+            curves = curves.assign(controls=", ".join(left_out))
+        rho = _persistence_table(
+            scores, folds, halves, sink_layers=sink_layers, n_baseline=n_baseline, seed=seed
         )
-    rho = pd.concat(persistence, ignore_index=True)
-    rho = rho[[*keys, "estimator", *[c for c in rho.columns if c not in (*keys, "estimator")]]]
-    ordered = []
-    present = set(scores["stimulus_set"]) & set(order)
-    if len(present) >= 2:
-        for component, part in scores.groupby("component", sort=False):
-            ordered.append(
-                hierarchy(part, order=order, n_boot=n_boot, seed=seed).assign(component=component)
-            )
+        sets, pairs = _hierarchy_tables(
+            scores,
+            folds,
+            predictions,
+            groups,
+            order=order,
+            kinds=kinds,
+            n_boot=n_boot,
+            seed=seed,
+        )
     return {
         "curves": _in_order(curves, order),
+        "lexical": _in_order(lexical, order),
         "double_peaks": _in_order(peaks, order),
         "persistence": _in_order(rho, order, "estimator"),
-        "hierarchy": pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame(),
+        "hierarchy": _in_order(sets, order),
+        "order": _in_order(pairs, order),
     }
 
 
@@ -128,7 +277,8 @@ def _in_order(frame: pd.DataFrame, order: tuple[str, ...], *extra: str) -> pd.Da
     """Sets shallowest first (then the rest by name), components as extracted."""
     if frame.empty:
         return frame
-    sets = [*order, *(s for s in in_set_order(frame["stimulus_set"]) if s not in order)]
+    named = frame["stimulus_set"] if "stimulus_set" in frame.columns else []
+    sets = [*order, *(s for s in in_set_order(named) if s not in order)]
     rank = {
         "stimulus_set": lambda c: c.map({s: i for i, s in enumerate(sets)}),
         "component": lambda c: c.map({x: i for i, x in enumerate(COMPONENTS)}).fillna(

@@ -1,9 +1,13 @@
 """Peaks of a layer curve, and whether it peaks twice with a real valley between.
 
-Peaks are ``scipy.signal.find_peaks`` on a lightly smoothed curve (a Gaussian of ``smooth``
-layers), with a minimum prominence of ``se_factor`` times the curve's median fold SE (or a
-user's value, if larger), so fold noise alone rarely makes a peak.  The curve is padded
-below its minimum at both ends, so a maximum at the first or last layer counts as a peak.
+Peaks are ``scipy.signal.find_peaks`` on the curve smoothed as the one peak definition
+smooths it (:data:`~core.analysis.summary.PEAK_SMOOTH`), with a minimum prominence of
+``se_factor`` times the curve's median fold SE (or a user's value, if larger), so fold noise
+alone rarely makes a peak.  The curve is padded below its minimum at both ends, so a maximum
+at the first or last layer counts as a peak.  The most prominent peak is then always *the*
+peak of :func:`~core.analysis.summary.peak_index` (the smoothed maximum has the largest
+prominence): the double-peak section names it "the peak" and the other one "the second
+peak", the same layer the peaks table gives.
 
 A double peak is claimed only when the two most prominent peaks stand above chance and the
 dip between them, ``min(peak₁, peak₂) - valley`` on the smoothed curve, is larger than a
@@ -20,16 +24,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 from sklearn.isotonic import IsotonicRegression
 
 from core.analysis.depth import relative_depth
+from core.analysis.summary import PEAK_SMOOTH, smooth_curve
 
-
-def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    return gaussian_filter1d(values, sigma, mode="nearest") if sigma > 0 else values
+PEAK_COLUMNS = ["layer", "relative_depth", "score", "smoothed", "prominence", "band_lo", "band_hi"]
+VERDICTS = ("double peak", "single peak", "no peak", "two peaks, dip within noise")
 
 
 def _threshold(curve: pd.DataFrame, se_factor: float, min_prominence: float | None) -> float:
@@ -38,20 +40,37 @@ def _threshold(curve: pd.DataFrame, se_factor: float, min_prominence: float | No
     return max(noise, min_prominence or 0.0, 1e-12)
 
 
+def _peaks_of(smoothed: np.ndarray, threshold: float) -> tuple[np.ndarray, dict]:
+    """Peaks of one smoothed curve (n_layers,), padded so an end maximum counts.
+
+    Returns the peak positions (n_peaks,), most prominent first, and ``find_peaks``'s
+    properties in the same order (``left_ips``/``right_ips`` shifted back to layer index).
+    """
+    floor = smoothed.min()
+    padded = np.concatenate([[floor], smoothed, [floor]])
+    found, props = find_peaks(padded, prominence=threshold, width=0, rel_height=0.5)
+    order = np.argsort(-props["prominences"], kind="stable")
+    props = {k: np.asarray(v)[order] for k, v in props.items()}
+    props["left_ips"] = props["left_ips"] - 1
+    props["right_ips"] = props["right_ips"] - 1
+    return found[order] - 1, props
+
+
 def find_curve_peaks(
     curve: pd.DataFrame,
     *,
-    smooth: float = 1.0,
+    smooth: float = PEAK_SMOOTH,
     se_factor: float = 2.0,
     min_prominence: float | None = None,
 ) -> pd.DataFrame:
-    """Peaks of one curve, most prominent first.
+    """Peaks of one curve, most prominent first (the first is the curve's peak).
 
     Parameters
     ----------
     curve : DataFrame
-        One curve: ``layer``, ``score``, ``score_se``, ``n_layers`` (one row per layer).
-    smooth : float, default=1.0
+        One curve: ``layer``, ``score``, ``score_se``, ``n_layers`` (one row per layer,
+        n_layers rows).
+    smooth : float, default=PEAK_SMOOTH
         Gaussian smoothing width in layers (0: none).
     se_factor : float, default=2.0
         Minimum prominence in units of the median fold SE.
@@ -61,40 +80,46 @@ def find_curve_peaks(
     Returns
     -------
     DataFrame
-        ``layer``, ``relative_depth``, ``score`` (raw), ``smoothed``, ``prominence``,
-        ``band_lo``/``band_hi`` (layers of the peak's half-prominence width).
+        One row per peak (n_peaks,): ``layer``, ``relative_depth``, ``score`` (raw),
+        ``smoothed``, ``prominence``, ``band_lo``/``band_hi`` (layers of the peak's
+        half-prominence width).
     """
-    columns = ["layer", "relative_depth", "score", "smoothed", "prominence", "band_lo", "band_hi"]
     curve = curve.sort_values("layer")
     score = curve["score"].to_numpy(dtype=float)
     if len(score) < 3 or not np.isfinite(score).all():
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=PEAK_COLUMNS)
     layers = curve["layer"].to_numpy()
     n_layers = int(curve["n_layers"].iloc[0]) if "n_layers" in curve else len(layers)
-    smoothed = _smooth(score, smooth)
-    floor = smoothed.min()  # a maximum at an end counts, with its real prominence
-    padded = np.concatenate([[floor], smoothed, [floor]])
-    threshold = _threshold(curve, se_factor, min_prominence)
-    found, props = find_peaks(padded, prominence=threshold, width=0, rel_height=0.5)
-    idx = found - 1
-    out = pd.DataFrame(
+    smoothed = smooth_curve(score, smooth)
+    idx, props = _peaks_of(smoothed, _threshold(curve, se_factor, min_prominence))
+    last = len(layers) - 1
+    return pd.DataFrame(
         {
             "layer": layers[idx],
             "relative_depth": relative_depth(layers[idx], n_layers),
             "score": score[idx],
             "smoothed": smoothed[idx],
             "prominence": props["prominences"],
-            "band_lo": np.clip(np.floor(props["left_ips"] - 1), 0, len(layers) - 1).astype(int),
-            "band_hi": np.clip(np.ceil(props["right_ips"] - 1), 0, len(layers) - 1).astype(int),
-        }
+            "band_lo": layers[np.clip(np.floor(props["left_ips"]), 0, last).astype(int)],
+            "band_hi": layers[np.clip(np.ceil(props["right_ips"]), 0, last).astype(int)],
+        },
+        columns=PEAK_COLUMNS,
     )
-    out["band_lo"] = layers[out["band_lo"]]
-    out["band_hi"] = layers[out["band_hi"]]
-    return out.sort_values("prominence", ascending=False).reset_index(drop=True)[columns]
 
 
 def unimodal_fit(values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares single-peaked curve: isotonic up to the best mode, antitonic after."""
+    """Least-squares single-peaked curve: isotonic up to the best mode, antitonic after.
+
+    Parameters
+    ----------
+    values : array of shape (n_layers,)
+    weights : array of shape (n_layers,), optional
+        Inverse variances (default: equal).
+
+    Returns
+    -------
+    array of shape (n_layers,)
+    """
     values = np.asarray(values, dtype=float)
     weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=float)
     x = np.arange(len(values))
@@ -113,26 +138,87 @@ def unimodal_fit(values: np.ndarray, weights: np.ndarray | None = None) -> np.nd
     return best
 
 
-def _dip(curve: pd.DataFrame, smooth: float, se_factor: float, min_prominence) -> tuple:
-    """The two most prominent peaks, the valley between and the smoothed dip (0 if < 2)."""
-    peaks = find_curve_peaks(
-        curve, smooth=smooth, se_factor=se_factor, min_prominence=min_prominence
-    )
-    if len(peaks) < 2:
-        return peaks, None, 0.0
-    layers = curve["layer"].to_numpy()
-    smoothed = _smooth(curve["score"].to_numpy(dtype=float), smooth)
-    p1, p2 = sorted(int(x) for x in peaks["layer"].iloc[:2])
-    i1, i2 = int(np.flatnonzero(layers == p1)[0]), int(np.flatnonzero(layers == p2)[0])
-    iv = i1 + int(np.argmin(smoothed[i1 : i2 + 1]))
-    return peaks, (i1, i2, iv), float(min(smoothed[i1], smoothed[i2]) - smoothed[iv])
+def _dip_of(smoothed: np.ndarray, threshold: float, keep=None) -> tuple:
+    """The peak, the second peak, the valley between (indices) and the smoothed dip.
+
+    ``keep`` (bool per layer) drops peaks at layers that fail a test (below chance).
+    Returns ``(main, second, valley, dip)``; with fewer than two peaks the missing indices
+    are ``None`` and the dip is 0.
+    """
+    idx, _ = _peaks_of(smoothed, threshold)
+    if keep is not None:
+        idx = idx[keep[idx]]
+    if len(idx) < 2:
+        return (int(idx[0]) if len(idx) else None), None, None, 0.0
+    main, second = int(idx[0]), int(idx[1])
+    lo, hi = sorted((main, second))
+    valley = lo + int(np.argmin(smoothed[lo : hi + 1]))
+    return main, second, valley, float(min(smoothed[lo], smoothed[hi]) - smoothed[valley])
+
+
+def _null_dips(
+    score: np.ndarray,
+    se: np.ndarray,
+    *,
+    smooth: float,
+    threshold: float,
+    chance: float,
+    n_sim: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Dips of ``n_sim`` single-peaked curves: the unimodal fit plus fresh fold noise.
+
+    Returns an array of shape (n_sim,); the whole procedure (smoothing, peaks above chance,
+    the two most prominent, the valley) runs on each simulated curve.
+    """
+    null = unimodal_fit(score, 1.0 / se**2)
+    raw = null + rng.normal(0.0, se, size=(n_sim, len(score)))
+    sims = smooth_curve(raw, smooth)
+    above = raw - chance > 2 * se
+    return np.array([_dip_of(s, threshold, keep=k)[3] for s, k in zip(sims, above)])
+
+
+def _fold_dip_interval(
+    folds: pd.DataFrame, layers: np.ndarray, points: tuple[int, int, int], smooth: float
+) -> tuple[float, float]:
+    """95 % t-interval over folds of the dip at the chosen layers (a description)."""
+    table = folds.pivot_table(index="fold", columns="layer", values="score").reindex(columns=layers)
+    per_fold = smooth_curve(table.to_numpy(dtype=float), smooth)
+    i1, i2, iv = points
+    dips = np.minimum(per_fold[:, i1], per_fold[:, i2]) - per_fold[:, iv]
+    dips = dips[np.isfinite(dips)]
+    if len(dips) < 2:
+        return float("nan"), float("nan")
+    mean, sd = float(np.mean(dips)), float(np.std(dips, ddof=1))
+    half = stats.t.ppf(0.975, len(dips) - 1) * sd / np.sqrt(len(dips))
+    return mean - half, mean + half
+
+
+def _empty_row() -> dict:
+    nan = float("nan")
+    return {
+        "verdict": "no peak",
+        "n_peaks": 0,
+        "peak_layer": nan,
+        "peak_depth": nan,
+        "second_peak_layer": nan,
+        "second_peak_depth": nan,
+        "valley_layer": nan,
+        "valley_depth": nan,
+        "dip": nan,
+        "dip_lo": nan,
+        "dip_hi": nan,
+        "p_value": nan,
+        "n_sim": 0,
+        "double_peak": False,
+    }
 
 
 def double_peak(
     curve: pd.DataFrame,
     folds: pd.DataFrame,
     *,
-    smooth: float = 1.0,
+    smooth: float = PEAK_SMOOTH,
     se_factor: float = 2.0,
     min_prominence: float | None = None,
     alpha: float = 0.05,
@@ -144,85 +230,62 @@ def double_peak(
     Parameters
     ----------
     curve : DataFrame
-        One curve's ``probe_scores`` rows.
+        One curve's ``probe_scores`` rows (n_layers rows: ``layer``, ``score``,
+        ``score_se``, ``n_layers``, optionally ``chance``).
     folds : DataFrame
         The same curve's ``fold_scores`` rows (``fold``, ``layer``, ``score``).
+    smooth, se_factor, min_prominence
+        As in :func:`find_curve_peaks`.
+    alpha : float, default=0.05
+    n_sim : int, default=200
+        Simulated single-peaked curves for the p-value.
 
     Returns
     -------
     DataFrame
-        One row: ``verdict`` ("double peak", "single peak", "no peak" or "two peaks, dip
-        within noise"), ``n_peaks``, ``peak1_layer``/``peak2_layer``/``valley_layer`` and
-        their relative depths, ``dip`` (smoothed mean-curve dip), ``dip_lo``/``dip_hi``
-        (95 % interval over folds, descriptive), ``p_value`` (share of ``n_sim`` curves
-        simulated from the best single-peaked fit plus fold noise whose dip is at least as
-        large, the whole procedure rerun on each) and ``double_peak`` (bool).
+        One row: ``verdict`` (one of :data:`VERDICTS`), ``n_peaks`` (peaks above chance by
+        2 SE), ``peak_layer``/``peak_depth`` (the curve's peak, as in the peaks table),
+        ``second_peak_layer``/``_depth``, ``valley_layer``/``_depth`` (the lowest smoothed
+        layer between the two), ``dip`` (smoothed), ``dip_lo``/``dip_hi`` (95 % interval
+        over folds, descriptive), ``p_value`` (share of ``n_sim`` curves simulated from the
+        best single-peaked fit plus fold noise whose dip is at least as large, the whole
+        procedure rerun on each, with the +1 correction), ``n_sim`` and ``double_peak``.
     """
-    nan = float("nan")
-    row = {
-        "verdict": "no peak",
-        "n_peaks": 0,
-        "peak1_layer": nan,
-        "peak2_layer": nan,
-        "valley_layer": nan,
-        "peak1_depth": nan,
-        "peak2_depth": nan,
-        "valley_depth": nan,
-        "dip": nan,
-        "dip_lo": nan,
-        "dip_hi": nan,
-        "p_value": nan,
-        "double_peak": False,
-    }
-    peaks = find_curve_peaks(
-        curve, smooth=smooth, se_factor=se_factor, min_prominence=min_prominence
-    )
+    row = _empty_row()
     curve = curve.sort_values("layer")
-    if "chance" in curve and len(peaks):
-        se = curve.set_index("layer")["score_se"].fillna(0)
-        chance = float(curve["chance"].iloc[0])
-        peaks = peaks[peaks["score"] - chance > 2 * se.loc[peaks["layer"]].to_numpy()]
-    row["n_peaks"] = len(peaks)
-    if len(peaks) == 0:
+    score = curve["score"].to_numpy(dtype=float)
+    if len(score) < 3 or not np.isfinite(score).all():
         return pd.DataFrame([row])
-    if len(peaks) == 1:
-        row.update(
-            verdict="single peak",
-            peak1_layer=int(peaks["layer"].iloc[0]),
-            peak1_depth=float(peaks["relative_depth"].iloc[0]),
-        )
-        return pd.DataFrame([row])
-    n_layers = int(curve["n_layers"].iloc[0]) if "n_layers" in curve else len(curve)
-    _, (i1, i2, iv), dip = _dip(curve, smooth, se_factor, min_prominence)
     layers = curve["layer"].to_numpy()
-    p1, p2, valley = int(layers[i1]), int(layers[i2]), int(layers[iv])
-    table = folds.pivot_table(index="fold", columns="layer", values="score").reindex(columns=layers)
-    per_fold = np.array([_smooth(f, smooth) for f in table.to_numpy(dtype=float)])
-    dips = np.minimum(per_fold[:, i1], per_fold[:, i2]) - per_fold[:, iv]
-    dips = dips[np.isfinite(dips)]
-    row.update(
-        peak1_layer=p1,
-        peak2_layer=p2,
-        valley_layer=valley,
-        peak1_depth=float(relative_depth(p1, n_layers)),
-        peak2_depth=float(relative_depth(p2, n_layers)),
-        valley_depth=float(relative_depth(valley, n_layers)),
-        dip=dip,
-    )
-    if len(dips) >= 2:
-        mean, sd = float(np.mean(dips)), float(np.std(dips, ddof=1))
-        half = stats.t.ppf(0.975, len(dips) - 1) * sd / np.sqrt(len(dips))
-        row.update(dip_lo=mean - half, dip_hi=mean + half)
+    n_layers = int(curve["n_layers"].iloc[0]) if "n_layers" in curve else len(layers)
     se = np.maximum(curve["score_se"].fillna(0).to_numpy(dtype=float), 1e-12)
-    null = unimodal_fit(curve["score"].to_numpy(dtype=float), 1.0 / se**2)
+    chance = float(curve["chance"].iloc[0]) if "chance" in curve else -np.inf
+    threshold = _threshold(curve, se_factor, min_prominence)
+    smoothed = smooth_curve(score, smooth)
+    above = score - chance > 2 * se
+    main, second, valley, dip = _dip_of(smoothed, threshold, keep=above)
+    row["n_peaks"] = int(above[_peaks_of(smoothed, threshold)[0]].sum())
+    if main is None:
+        return pd.DataFrame([row])
+
+    def at(prefix: str, i: int) -> dict:
+        return {
+            f"{prefix}_layer": int(layers[i]),
+            f"{prefix}_depth": float(relative_depth(layers[i], n_layers)),
+        }
+
+    row.update(verdict="single peak", **at("peak", main))
+    if second is None:
+        return pd.DataFrame([row])
+    row.update(**at("second_peak", second), **at("valley", valley), dip=dip)
+    lo, hi = sorted((main, second))
+    row["dip_lo"], row["dip_hi"] = _fold_dip_interval(folds, layers, (lo, hi, valley), smooth)
     rng = np.random.default_rng(seed)
-    sim = curve.copy()
-    exceed = 0
-    for _ in range(n_sim):
-        sim["score"] = null + rng.normal(0.0, se)
-        exceed += _dip(sim, smooth, se_factor, min_prominence)[2] >= dip
-    row["p_value"] = (1 + exceed) / (1 + n_sim)
-    significant = bool(row["p_value"] < alpha and dip > 0)
-    row["double_peak"] = significant
-    row["verdict"] = "double peak" if significant else "two peaks, dip within noise"
+    null = _null_dips(
+        score, se, smooth=smooth, threshold=threshold, chance=chance, n_sim=n_sim, rng=rng
+    )
+    row["p_value"] = float((1 + np.sum(null >= dip)) / (1 + n_sim))
+    row["n_sim"] = n_sim
+    row["double_peak"] = bool(row["p_value"] < alpha and dip > 0)
+    row["verdict"] = "double peak" if row["double_peak"] else "two peaks, dip within noise"
     return pd.DataFrame([row])

@@ -1,12 +1,16 @@
 """The findings of :func:`core.analysis.findings.findings` in words.
 
-One sentence per curve, each stating the verdict beside the number that decides it, so
-the command line's ``report`` and the app's Findings page say the same thing the same way.
+One sentence per curve, each stating the verdict beside the number that decides it and the
+null or control it was measured against, so the command line's ``report`` and the app's
+Findings page say the same thing the same way.  Every verdict named here is calibrated on
+simulated data (``tests/analysis/test_calibration.py``; the README's calibration table).
 """
 
 from __future__ import annotations
 
 import pandas as pd
+
+from core.analysis.compare import FOLD_BOOTSTRAP, STIMULUS_BOOTSTRAP, order_verdict
 
 CURVE_COLUMNS = [
     "stimulus_set",
@@ -21,7 +25,18 @@ CURVE_COLUMNS = [
 
 
 def curve_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """The mean-curve summaries, with peak as ``layer (relative depth)`` and band as ``lo-hi``."""
+    """The mean-curve summaries, with peak as ``layer (relative depth)`` and band as ``lo-hi``.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        :func:`~core.analysis.findings.findings` ``curves`` rows.
+
+    Returns
+    -------
+    DataFrame
+        :data:`CURVE_COLUMNS`, one row per set × component.
+    """
     if curves.empty:
         return pd.DataFrame(columns=CURVE_COLUMNS)
     return curves.assign(
@@ -30,79 +45,212 @@ def curve_table(curves: pd.DataFrame) -> pd.DataFrame:
     )[CURVE_COLUMNS].round(3)
 
 
-def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
+def controls_sentence(curves: pd.DataFrame) -> str | None:
+    """Which targets were left out of every curve as controls, if any."""
+    if curves.empty or "controls" not in curves.columns:
+        return None
+    left = sorted({c for v in curves["controls"].dropna() for c in str(v).split(", ") if c})
+    if not left:
+        return None
+    return (
+        f"Controls left out of every mean curve (surface features, not properties): "
+        f"{', '.join(left)}."
+    )
+
+
+def lexical_sentences(lexical: pd.DataFrame) -> list[str]:
+    """How much of each peak the token embeddings (``resid_pre`` layer 0) already give.
+
+    Parameters
+    ----------
+    lexical : DataFrame
+        :func:`~core.analysis.findings.findings` ``lexical`` rows.
+
+    Returns
+    -------
+    list of str
+    """
     out = []
-    for row in peaks.itertuples():
-        where = ""
-        if row.verdict in ("double peak", "two peaks, dip within noise"):
-            where = (
-                f": peaks at layers {row.peak1_layer:.0f} and {row.peak2_layer:.0f} "
-                f"(depth {row.peak1_depth:.2f}, {row.peak2_depth:.2f}), valley at "
-                f"{row.valley_layer:.0f}, dip {row.dip:.3f}, p = {row.p_value:.3f}"
-            )
-        elif row.verdict == "single peak":
-            where = f" at layer {row.peak1_layer:.0f} (depth {row.peak1_depth:.2f})"
-        out.append(f"{row.stimulus_set} · {row.component}: {row.verdict}{where}")
+    for row in lexical.itertuples():
+        head = f"{row.stimulus_set} · {row.component}"
+        if pd.isna(row.share):
+            out.append(f"{head}: {row.verdict}.")
+            continue
+        out.append(
+            f"{head}: the token embeddings (resid_pre layer 0) score {row.layer0_score:.2f}, "
+            f"{row.share:.0%} of the peak's {row.peak_score:.2f} at layer {row.peak_layer}: "
+            f"{row.verdict} (layer 0 minus half the peak over {row.n_folds} folds, "
+            f"t = {row.t:.1f}, one-sided p = {min(row.p_lexical, row.p_built):.3f})"
+        )
     return out
 
 
+def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
+    """Double-peak verdicts, each with its peaks, valley, dip and simulated p-value.
+
+    Parameters
+    ----------
+    peaks : DataFrame
+        :func:`~core.analysis.findings.findings` ``double_peaks`` rows.
+
+    Returns
+    -------
+    list of str
+    """
+    out = []
+    for row in peaks.itertuples():
+        head = f"{row.stimulus_set} · {row.component}"
+        if row.verdict in ("double peak", "two peaks, dip within noise"):
+            out.append(
+                f"{head}: {row.verdict}: the peak at layer {row.peak_layer:.0f} (depth "
+                f"{row.peak_depth:.2f}) and a second peak at {row.second_peak_layer:.0f} "
+                f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
+                f"{row.dip:.3f} against {row.n_sim:.0f} single-peaked curves plus the fold "
+                f"noise: p = {row.p_value:.3f}"
+            )
+        elif row.verdict == "single peak":
+            out.append(
+                f"{head}: single peak at layer {row.peak_layer:.0f} (depth "
+                f"{row.peak_depth:.2f}); no second peak stands 2 fold SEs above its "
+                "surroundings and above chance"
+            )
+        else:
+            out.append(f"{head}: no peak above chance by 2 fold SEs")
+    return out
+
+
+def _null_name(row) -> str:
+    if row.estimator == "naive":
+        return "the curves' trend plus independent noise of their fold SE"
+    if getattr(row, "null_from", "fold noise") == "fold noise":
+        return "halves simulated with the fold noise's structure"
+    return "halves simulated from the halves' difference (weaker)"
+
+
 def persistence_sentences(rho: pd.DataFrame) -> list[str]:
+    """ρ beside its null, the verdict, and whether one layer (or the sink layers) decide it.
+
+    Parameters
+    ----------
+    rho : DataFrame
+        :func:`~core.analysis.findings.findings` ``persistence`` rows.
+
+    Returns
+    -------
+    list of str
+    """
     out = []
     for row in rho.itertuples():
         head = f"{row.stimulus_set} · {row.component} · {row.estimator}"
         if pd.isna(row.rho):
             out.append(f"{head}: {row.verdict}")
             continue
-        out.append(
+        text = (
             f"{head}: ρ = {row.rho:.2f}; noise alone gives {row.baseline_mean:.2f} "
-            f"[{row.baseline_lo:.2f}, {row.baseline_hi:.2f}]: {row.verdict} (p = {row.p_value:.3f})"
+            f"[{row.baseline_lo:.2f}, {row.baseline_hi:.2f}] ({_null_name(row)}): "
+            f"{row.verdict} (one-sided p = {row.p_value:.3f})"
         )
+        fragile = getattr(row, "fragile_layers", None)
+        if isinstance(fragile, list | tuple) and len(fragile):
+            text += (
+                f"; interpolating layer {', '.join(map(str, fragile))} alone changes the verdict"
+            )
+        if pd.notna(getattr(row, "rho_sinks", float("nan"))):
+            text += (
+                f"; with the sink layers interpolated ρ = {row.rho_sinks:.2f}, "
+                f"p = {row.p_sinks:.3f} ({row.verdict_sinks})"
+            )
+        out.append(text)
     return out
 
 
-def hierarchy_sentences(order: pd.DataFrame) -> list[str]:
+def _method_words(method: str, n: int) -> str:
+    if method == STIMULUS_BOOTSTRAP:
+        return f"a bootstrap over {n} stimulus groups of the held-out predictions"
+    if method == FOLD_BOOTSTRAP:
+        return f"a bootstrap over the {n} folds' scores (weaker: no per-stimulus predictions)"
+    return "no resampling data"
+
+
+def hierarchy_sentences(sets: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+    """Which sets peak before which, per component, with intervals and the method.
+
+    Parameters
+    ----------
+    sets, pairs : DataFrame
+        :func:`~core.analysis.findings.findings` ``hierarchy`` and ``order`` rows.
+
+    Returns
+    -------
+    list of str
+    """
     out = []
-    for component, part in order.groupby("component", sort=False):
-        first = part.iloc[0]
-        by_mass = "holds" if first["holds"] else "does not hold"
-        by_peak = "holds" if first["holds_peak"] else "does not hold"
-        depths = "; ".join(
-            f"{r.stimulus_set} {r.expected_depth:.2f} [{r.lo:.2f}, {r.hi:.2f}], "
-            f"peak {r.peak_depth:.2f} [{r.peak_lo:.2f}, {r.peak_hi:.2f}]"
+    for component, part in sets.groupby("component", sort=False):
+        between = pairs[pairs["component"] == component] if len(pairs) else pairs
+        names = list(part["stimulus_set"])
+        peaks = "; ".join(
+            f"{r.stimulus_set} at layer {r.peak_layer} (depth {r.peak_depth:.2f} "
+            f"[{r.peak_lo:.2f}, {r.peak_hi:.2f}])"
             for r in part.itertuples()
         )
+        steps = "; ".join(
+            f"{r.set_b} - {r.set_a} = {r.shift:+.2f} [{r.shift_lo:+.2f}, {r.shift_hi:+.2f}], "
+            f"P({r.set_a} first) = {r.p_before:.2f}: {r.verdict}"
+            for r in between.itertuples()
+        )
+        methods = ", ".join(
+            dict.fromkeys(_method_words(r.method, r.n_resampled) for r in part.itertuples())
+        )
         out.append(
-            f"{component}: {' < '.join(part['stimulus_set'])} {by_mass} by expected depth "
-            f"(it holds in {first['p_order']:.0%} of bootstrap resamples of the targets) and "
-            f"{by_peak} by peak depth ({first['p_order_peak']:.0%}). Depths: {depths}"
+            f"{component}: {' < '.join(names)} {order_verdict(between, tuple(names))} by "
+            f"peak depth. Peaks: {peaks}. Differences: {steps}. 95 % intervals from {methods}."
         )
     return out
 
 
 def text(tables: dict[str, pd.DataFrame], *, model: str, pooling: str) -> str:
-    """The whole report as plain text (markdown headings and bullets)."""
+    """The whole report as plain text (markdown headings and bullets).
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        :func:`~core.analysis.findings.findings` output.
+    model, pooling : str
+
+    Returns
+    -------
+    str
+    """
     lines = [f"# {model} (pooling {pooling})", ""]
+    if len(tables["curves"]):
+        lines += ["## Mean curve over each set's property targets (0 = chance, 1 = perfect)", ""]
+        lines += [curve_table(tables["curves"]).to_string(index=False), ""]
+        note = controls_sentence(tables["curves"])
+        lines += [note, ""] if note else []
     sections = [
+        (
+            "How much of each peak the token embeddings already give (resid_pre layer 0)",
+            lexical_sentences,
+            ("lexical",),
+        ),
         (
             "Double peaks (dip against a single-peaked curve plus fold noise)",
             double_peak_sentences,
-            "double_peaks",
+            ("double_peaks",),
         ),
         (
-            "Anti-persistence of adjacent layers (ρ against its noise baseline)",
+            "Anti-persistence of adjacent layers (ρ against its noise null)",
             persistence_sentences,
-            "persistence",
+            ("persistence",),
         ),
         (
-            "Hierarchy (expected and peak depth of each set's mean curve, 95 % intervals)",
+            "Hierarchy (which sets peak before which; bootstrap intervals)",
             hierarchy_sentences,
-            "hierarchy",
+            ("hierarchy", "order"),
         ),
     ]
-    if len(tables["curves"]):
-        lines += ["## Mean curve over each set's targets (0 = chance, 1 = perfect)", ""]
-        lines += [curve_table(tables["curves"]).to_string(index=False), ""]
-    for title, sentences, name in sections:
-        if len(tables[name]):
-            lines += [f"## {title}", "", *(f"- {s}" for s in sentences(tables[name])), ""]
+    for title, sentences, names in sections:
+        frames = [tables.get(name, pd.DataFrame()) for name in names]
+        if len(frames[0]):
+            lines += [f"## {title}", "", *(f"- {s}" for s in sentences(*frames)), ""]
     return "\n".join(lines)
