@@ -20,6 +20,7 @@ import pandas as pd
 from core.analysis import resample
 from core.analysis.depth import relative_depth
 from core.analysis.summary import mean_curve, normalized, peak_index, property_targets
+from core.analysis.threads import one_blas_thread
 from core.names import HIERARCHY
 
 STIMULUS_BOOTSTRAP = "stimulus bootstrap"
@@ -57,6 +58,7 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+@one_blas_thread
 def peak_shift(
     scores_a: pd.DataFrame,
     folds_a: pd.DataFrame,
@@ -197,6 +199,7 @@ def _pair_rows(sets: list[str], point: dict, boot: dict, methods: dict, alpha: f
     return rows
 
 
+@one_blas_thread
 def hierarchy(
     scores: pd.DataFrame,
     *,

@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from core.analysis.compare import hierarchy
 from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
 from core.analysis.summary import curve_summary, mean_curve, normalized, property_targets
+from core.analysis.threads import one_blas_thread
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
@@ -185,6 +185,7 @@ def _hierarchy_tables(
     return _concat(sets_rows, keys), _concat(pair_rows, keys)
 
 
+@one_blas_thread
 def findings(
     scores: pd.DataFrame,
     folds: pd.DataFrame,
@@ -244,25 +245,15 @@ def findings(
     scores = scores[scores["target"].isin(keep)]
     if "is_primary" in scores.columns:
         scores = scores[scores["is_primary"].astype(bool)]
-    # the matrices here are small: one BLAS thread avoids oversubscription (20x faster on a
-    # busy 2-core machine)
-    with threadpool_limits(limits=1):
-        curves, lexical, peaks = _curve_tables(scores, folds, n_sim=n_sim, seed=seed)
-        if len(curves):
-            curves = curves.assign(controls=", ".join(left_out))
-        rho = _persistence_table(
-            scores, folds, halves, sink_layers=sink_layers, n_baseline=n_baseline, seed=seed
-        )
-        sets, pairs = _hierarchy_tables(
-            scores,
-            folds,
-            predictions,
-            groups,
-            order=order,
-            kinds=kinds,
-            n_boot=n_boot,
-            seed=seed,
-        )
+    curves, lexical, peaks = _curve_tables(scores, folds, n_sim=n_sim, seed=seed)
+    if len(curves):
+        curves = curves.assign(controls=", ".join(left_out))
+    rho = _persistence_table(
+        scores, folds, halves, sink_layers=sink_layers, n_baseline=n_baseline, seed=seed
+    )
+    sets, pairs = _hierarchy_tables(
+        scores, folds, predictions, groups, order=order, kinds=kinds, n_boot=n_boot, seed=seed
+    )
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),

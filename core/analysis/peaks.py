@@ -9,6 +9,12 @@ peak of :func:`~core.analysis.summary.peak_index` (the smoothed maximum has the 
 prominence): the double-peak section names it "the peak" and the other one "the second
 peak", the same layer the peaks table gives.
 
+A peak counts only where the curve stands above chance by ``t`` fold SEs, with ``t`` the
+Bonferroni bound over the layers of a t distribution with k - 1 degrees of freedom (the SE
+comes from k folds: 5.4 SEs for 6 folds and 30 layers): a curve at chance then shows "no
+peak" in at least 1 - α of cases, where a fixed 2 SE found a peak somewhere on a third of
+flat chance-level curves and a normal bound on one in six.
+
 A double peak is claimed only when the two most prominent peaks stand above chance and the
 dip between them, ``min(peak₁, peak₂) - valley`` on the smoothed curve, is larger than a
 single-peaked curve with the same noise would give.  The null is the best unimodal fit to
@@ -29,6 +35,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from core.analysis.depth import relative_depth
 from core.analysis.summary import PEAK_SMOOTH, smooth_curve
+from core.analysis.threads import one_blas_thread
 
 PEAK_COLUMNS = ["layer", "relative_depth", "score", "smoothed", "prominence", "band_lo", "band_hi"]
 VERDICTS = ("double peak", "single peak", "no peak", "two peaks, dip within noise")
@@ -163,6 +170,7 @@ def _null_dips(
     smooth: float,
     threshold: float,
     chance: float,
+    z: float,
     n_sim: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
@@ -174,7 +182,7 @@ def _null_dips(
     null = unimodal_fit(score, 1.0 / se**2)
     raw = null + rng.normal(0.0, se, size=(n_sim, len(score)))
     sims = smooth_curve(raw, smooth)
-    above = raw - chance > 2 * se
+    above = raw - chance > z * se
     return np.array([_dip_of(s, threshold, keep=k)[3] for s, k in zip(sims, above)])
 
 
@@ -192,6 +200,14 @@ def _fold_dip_interval(
     mean, sd = float(np.mean(dips)), float(np.std(dips, ddof=1))
     half = stats.t.ppf(0.975, len(dips) - 1) * sd / np.sqrt(len(dips))
     return mean - half, mean + half
+
+
+def _above_z(n_layers: int, alpha: float, n_folds: int | None = None) -> float:
+    """Fold SEs a peak must stand above chance: Bonferroni over the layers, t with k - 1 df."""
+    q = 1 - alpha / max(n_layers, 1)
+    if n_folds is None or n_folds < 2:
+        return float(stats.norm.ppf(q))
+    return float(stats.t.ppf(q, n_folds - 1))
 
 
 def _empty_row() -> dict:
@@ -214,6 +230,7 @@ def _empty_row() -> dict:
     }
 
 
+@one_blas_thread
 def double_peak(
     curve: pd.DataFrame,
     folds: pd.DataFrame,
@@ -244,9 +261,10 @@ def double_peak(
     -------
     DataFrame
         One row: ``verdict`` (one of :data:`VERDICTS`), ``n_peaks`` (peaks above chance by
-        2 SE), ``peak_layer``/``peak_depth`` (the curve's peak, as in the peaks table),
-        ``second_peak_layer``/``_depth``, ``valley_layer``/``_depth`` (the lowest smoothed
-        layer between the two), ``dip`` (smoothed), ``dip_lo``/``dip_hi`` (95 % interval
+        the Bonferroni bound over layers, in fold SEs), ``peak_layer``/``peak_depth`` (the
+        curve's peak, as in the peaks table), ``second_peak_layer``/``_depth``,
+        ``valley_layer``/``_depth`` (the lowest smoothed layer between the two), ``dip``
+        (smoothed), ``dip_lo``/``dip_hi`` (95 % interval
         over folds, descriptive), ``p_value`` (share of ``n_sim`` curves simulated from the
         best single-peaked fit plus fold noise whose dip is at least as large, the whole
         procedure rerun on each, with the +1 correction), ``n_sim`` and ``double_peak``.
@@ -262,7 +280,9 @@ def double_peak(
     chance = float(curve["chance"].iloc[0]) if "chance" in curve else -np.inf
     threshold = _threshold(curve, se_factor, min_prominence)
     smoothed = smooth_curve(score, smooth)
-    above = score - chance > 2 * se
+    n_folds = int(folds["fold"].nunique()) if "fold" in folds.columns and len(folds) else None
+    z = _above_z(len(score), alpha, n_folds)
+    above = score - chance > z * se
     main, second, valley, dip = _dip_of(smoothed, threshold, keep=above)
     row["n_peaks"] = int(above[_peaks_of(smoothed, threshold)[0]].sum())
     if main is None:
@@ -282,7 +302,14 @@ def double_peak(
     row["dip_lo"], row["dip_hi"] = _fold_dip_interval(folds, layers, (lo, hi, valley), smooth)
     rng = np.random.default_rng(seed)
     null = _null_dips(
-        score, se, smooth=smooth, threshold=threshold, chance=chance, n_sim=n_sim, rng=rng
+        score,
+        se,
+        smooth=smooth,
+        threshold=threshold,
+        chance=chance,
+        z=z,
+        n_sim=n_sim,
+        rng=rng,
     )
     row["p_value"] = float((1 + np.sum(null >= dip)) / (1 + n_sim))
     row["n_sim"] = n_sim

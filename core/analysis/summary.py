@@ -185,7 +185,8 @@ def curve_summary(
     """
     keys = _keys(scores, keys or CURVE_KEYS)
     rows = []
-    for key, curve in scores.groupby(keys, sort=False):
+    groups = scores.groupby(keys, sort=False) if keys else [((), scores)]
+    for key, curve in groups:
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         rows.append({**row, **_summarize(curve, smooth)})
     columns = [

@@ -120,11 +120,15 @@ def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
 
 
 def _null_name(row) -> str:
+    """The null a ρ was measured against, in words."""
+    source = getattr(row, "null_from", "")
     if row.estimator == "naive":
-        return "the curves' trend plus independent noise of their fold SE"
-    if getattr(row, "null_from", "fold noise") == "fold noise":
-        return "halves simulated with the fold noise's structure"
-    return "halves simulated from the halves' difference (weaker)"
+        if source == "fold noise":
+            return "flat curves with the fold noise's structure"
+        return "flat curves of independent noise"
+    if source == "fold noise":
+        return "flat halves with the fold noise's structure"
+    return "flat halves modelled on the halves' difference, weaker"
 
 
 def persistence_sentences(rho: pd.DataFrame) -> list[str]:

@@ -67,7 +67,7 @@ def group_noise(
     ``phi`` is the lag-1 autocorrelation over layers (adjacent layers' probes err alike);
     ``target_corr`` the correlation between targets (they share stimuli and activations).
     """
-    n_sims, n_groups, n_targets, n_layers = shape
+    n_sims, n_groups, _, n_layers = shape
     z = np.sqrt(target_corr) * rng.normal(size=(n_sims, n_groups, 1, n_layers))
     z = z + np.sqrt(1 - target_corr) * rng.normal(size=shape)
     out = np.empty(shape)
@@ -75,36 +75,6 @@ def group_noise(
     for layer in range(1, n_layers):
         out[..., layer] = phi * out[..., layer - 1] + np.sqrt(1 - phi**2) * z[..., layer]
     return out
-
-
-def simulate_halves(
-    rng: np.random.Generator,
-    truth: np.ndarray,
-    *,
-    n_sims: int,
-    n_groups: int = 40,
-    n_splits: int = 1,
-    sd: float = 0.02,
-    phi: float = 0.0,
-    target_corr: float = 0.0,
-) -> np.ndarray:
-    """Half curves (n_sims, n_splits, 2, n_targets, n_layers) as a probe run makes them.
-
-    Each stimulus group carries its own noise (:func:`group_noise`); a split halves the
-    groups at random and each half's curve is the truth (n_targets, n_layers) plus the mean
-    noise of its groups, scaled so that one half's noise has SD ``sd``.  Splits overlap as
-    real ones do (each half of split 2 shares about half its groups with each of split 1).
-    """
-    truth = np.atleast_2d(truth)
-    n_targets, n_layers = truth.shape
-    u = group_noise(rng, (n_sims, n_groups, n_targets, n_layers), phi=phi, target_corr=target_corr)
-    order = np.argsort(rng.random((n_sims, n_splits, n_groups)), axis=-1)
-    in_a = order < n_groups // 2  # (n_sims, n_splits, n_groups): a random half
-    k = n_groups // 2
-    a = np.einsum("nsg,ngtl->nstl", in_a, u) / k
-    b = np.einsum("nsg,ngtl->nstl", ~in_a, u) / (n_groups - k)
-    scale = sd * np.sqrt(k)
-    return truth + scale * np.stack([a, b], axis=2)
 
 
 def simulate_run(
@@ -121,10 +91,14 @@ def simulate_run(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fold scores and half curves of ``n_sims`` runs from one group-level noise.
 
-    Returns ``folds`` (n_sims, n_folds, n_targets, n_layers), each fold's score (truth plus
-    the mean noise of its groups), and ``halves`` (n_sims, n_splits, 2, n_targets, n_layers)
-    as :func:`simulate_halves`, both from the same stimulus groups, so the fold noise and
-    the half noise share their structure over layers and targets as in a real run.
+    Each stimulus group carries its own noise (:func:`group_noise`).  A fold's score is the
+    truth (n_targets, n_layers) plus the mean noise of its groups; a split halves the groups
+    at random and each half's curve is the truth plus the mean noise of its groups, scaled
+    so that one half's noise has SD ``sd``.  Splits overlap as real ones do, and the fold
+    noise and the half noise share their structure over layers and targets.
+
+    Returns ``folds`` (n_sims, n_folds, n_targets, n_layers) and ``halves`` (n_sims,
+    n_splits, 2, n_targets, n_layers).
     """
     truth = np.atleast_2d(truth)
     n_targets, n_layers = truth.shape

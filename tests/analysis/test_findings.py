@@ -1,31 +1,79 @@
-"""A model's findings recover planted peaks, a planted double peak and a planted order."""
+"""A model's findings recover planted peaks, a double peak, the layer-0 share and the order."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from tests.analysis.synthetic import bump, make_curve
+from core.analysis.findings import TABLES, findings
+from core.present import report
+from tests.analysis.synthetic import bump, make_curve, prediction_rows, simulate_predictions
+
+
+def _planted():
+    rng = np.random.default_rng(0)
+    scores, folds, halves, predictions, groups = [], [], [], [], []
+    centres = {"items": 5, "pairs": 12, "analogies": 19}
+    for name, centre in centres.items():
+        profile = bump(28, centre, 2)
+        if name == "analogies":  # a second peak with a clear valley
+            profile = profile + bump(28, 8, 1.5, height=0.2, base=0)
+        for component in ("resid_pre", "attn_out"):
+            head = dict(stimulus_set=name, component=component)
+            for t in range(4):
+                s, f = make_curve(
+                    profile, se=0.004, seed=t, target=f"{name}{t}", **{"stimulus_set": name}
+                )
+                scores.append(s.assign(**head))
+                folds.append(f.assign(**head))
+                for half in (0, 1):
+                    h = s.assign(**head, split=0, half=half)
+                    h["score"] = profile + rng.normal(0, 0.01, 28)
+                    halves.append(h)
+            s, f = make_curve(bump(28, 25, 2, height=0.45), se=0.004, target="frequency_zipf")
+            scores.append(s.assign(**head))
+            folds.append(f.assign(**head))
+        accuracy = np.tile(profile, (4, 1))
+        y_true, y_pred, group = simulate_predictions(rng, accuracy, n_groups=40, per_group=6)
+        rows, assigned = prediction_rows(y_true, y_pred, group, stimulus_set=name)
+        rows["target"] = rows["target"].str.replace("t", name)
+        predictions += [rows.assign(component=c) for c in ("resid_pre", "attn_out")]
+        groups.append(assigned)
+    return centres, *(
+        pd.concat(x, ignore_index=True) for x in (scores, folds, halves, predictions, groups)
+    )
 
 
 def test_findings_report_the_planted_peaks_double_peak_and_order():
-    from core.analysis.findings import findings
-
-    scores, folds = [], []
-    centres = {"items": 5, "pairs": 12, "analogies": 19}
+    centres, scores, folds, halves, predictions, groups = _planted()
+    tables = findings(
+        scores,
+        folds,
+        halves,
+        predictions=predictions,
+        groups=groups,
+        n_sim=100,
+        n_boot=200,
+        n_baseline=200,
+    )
+    assert set(tables) == set(TABLES)
+    curves = tables["curves"].set_index(["stimulus_set", "component"])
     for name, centre in centres.items():
-        for t in range(4):
-            profile = bump(28, centre, 2)
-            if name == "analogies":  # a second peak with a clear valley
-                profile = profile + bump(28, 8, 1.5, base=0)
-            s, f = make_curve(profile, se=0.004, seed=t, target=f"{name}{t}", stimulus_set=name)
-            scores.append(s)
-            folds.append(f.assign(metric="balanced_accuracy"))
-    tables = findings(pd.concat(scores), pd.concat(folds), pd.DataFrame(), n_sim=100, n_boot=200)
-    curves = tables["curves"].set_index("stimulus_set")
-    for name, centre in centres.items():
-        assert abs(curves.loc[name, "peak_layer"] - centre) <= 1
-        assert curves.loc[name, "n_targets"] == 4
-    verdicts = tables["double_peaks"].set_index("stimulus_set")["verdict"]
-    assert verdicts["items"] == "single peak" and verdicts["analogies"] == "double peak"
-    assert tables["hierarchy"]["holds_peak"].all()
-    assert set(tables["persistence"]["estimator"]) == {"naive"}  # no halves were given
+        assert abs(curves.loc[(name, "attn_out"), "peak_layer"] - centre) <= 1
+        assert curves.loc[(name, "attn_out"), "n_targets"] == 4  # frequency_zipf left out
+    assert (tables["curves"]["controls"] == "frequency_zipf").all()
+    verdicts = tables["double_peaks"].set_index(["stimulus_set", "component"])["verdict"]
+    assert verdicts["items", "attn_out"] == "single peak"
+    assert verdicts["analogies", "attn_out"] == "double peak"
+    lexical = tables["lexical"]
+    assert len(lexical) == 6 and (lexical["verdict"] == "mostly built after layer 0").all()
+    assert (tables["hierarchy"]["method"] == "stimulus bootstrap").all()
+    order = tables["order"]
+    assert set(order["component"]) == {"resid_pre", "attn_out"}
+    assert order["verdict"].str.contains("peaks before").all()
+    assert set(tables["persistence"]["estimator"]) == {"naive", "split-half"}
+    text = report.text(tables, model="m", pooling="mean")
+    assert "attn_out: items < pairs < analogies holds by peak depth" in text
+    assert "stimulus groups of the held-out predictions" in text
+    assert "Controls left out of every mean curve" in text and "frequency_zipf" in text
+    assert text.count("noise alone gives") == 12  # sets × components × estimators
