@@ -1,0 +1,334 @@
+"""Calibration of every verdict the app prints: false-positive rate and power, simulated.
+
+Each test simulates data with a known answer many times, runs the verdict exactly as the
+app does, and prints a row of the calibration table (run with ``-s`` or ``-rA`` to see it;
+the README's table copies these rows).  False-positive rates are asserted against the
+level with the simulation's own sampling error in mind; power is asserted against a floor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits
+
+from core.analysis import double_peak, lexical_share, mark_significant, resample
+from core.analysis.compare import _fold_boot, order_test
+from core.analysis.lexical import VERDICTS as LEXICAL
+from core.analysis.persistence import (
+    naive_null,
+    naive_statistic,
+    split_half_null,
+    split_half_statistic,
+    verdict,
+)
+from core.analysis.summary import peak_index
+from tests.analysis.synthetic import (
+    _ar1,
+    bump,
+    make_curve,
+    simulate_predictions,
+    simulate_run,
+)
+
+ALPHA = 0.05
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _row(verdict_name: str, null: str, n: int, fpr: float, power: float, against: str) -> None:
+    print(
+        f"\n| {verdict_name} | {null} | {n} | {fpr:.1%} | "
+        + (f"{power:.0%} | {against} |" if np.isfinite(power) else f"- | {against} |")
+    )
+
+
+# ---------------------------------------------------------------- double peak
+
+
+def _double_peak_rate(profile: np.ndarray, n: int, *, se: float, seed: int) -> float:
+    claims = 0
+    for s in range(n):
+        scores, folds = make_curve(profile, se=se, seed=seed + s)
+        claims += bool(double_peak(scores, folds, n_sim=100, seed=s).iloc[0]["double_peak"])
+    return claims / n
+
+
+@pytest.mark.slow
+def test_double_peak_is_calibrated_on_single_peaked_and_flat_curves():
+    n = 200
+    flat = _double_peak_rate(np.full(30, 0.7), n, se=0.015, seed=0)
+    single = _double_peak_rate(bump(30, 12, 4, height=0.2), n, se=0.015, seed=1000)
+    dip = bump(30, 9, 2.5, height=0.2) + bump(30, 21, 2.5, height=0.2, base=0)
+    power = _double_peak_rate(dip, n, se=0.015, seed=2000)
+    _row("double peak", "unimodal fit + fold noise (flat curve)", n, flat, np.nan, "-")
+    _row(
+        "double peak",
+        "unimodal fit + fold noise (one bump)",
+        n,
+        single,
+        power,
+        "two bumps 12 layers apart, valley 0.2 deep, fold SE 0.015",
+    )
+    assert flat <= 0.06 and single <= 0.06 and power >= 0.9
+
+
+# ---------------------------------------------------------------- anti-persistence
+
+
+def _rho_rate(estimator: str, truth: np.ndarray, n: int, *, seed: int, **noise) -> float:
+    """Share of ``n`` simulated runs the estimator calls anti-persistent."""
+    rng = np.random.default_rng(seed)
+    folds, halves = simulate_run(rng, truth, n_sims=n, **noise)
+    claims = 0
+    for f, h in zip(folds, halves):
+        deviations = f - f.mean(axis=0)
+        if estimator == "naive":
+            rho = float(naive_statistic(f.mean(axis=0)[None])[0])
+            null = naive_null(*truth.shape, noise=deviations, n_null=300, rng=rng)
+        else:
+            rho = float(split_half_statistic(h[None])[0])
+            null = split_half_null(h.shape[0], *truth.shape, noise=deviations, n_null=300, rng=rng)
+        p = (np.sum(null <= rho) + 1) / (len(null) + 1)
+        claims += verdict(rho, p) == "anti-persistent beyond noise"
+    return claims / n
+
+
+# 8 targets × 30 layers; noise correlated between adjacent layers (0.6) and between targets
+# (0.5), one random halving of 48 groups, as in a default run; and independent noise
+CORRELATED = dict(phi=0.6, target_corr=0.5, sd=0.02)
+INDEPENDENT = dict(sd=0.02)
+ZIGZAG = np.tile(0.7 + 0.01 * (-1) ** np.arange(30), (8, 1))
+AGAINST = "alternation ±0.01 at every layer (half the noise SD of one half), 8 targets"
+
+
+@pytest.mark.slow
+def test_split_half_rho_is_calibrated_on_flat_noise():
+    flat = np.full((8, 30), 0.7)
+    correlated = _rho_rate("split", flat, 600, seed=2026, **CORRELATED)
+    independent = _rho_rate("split", flat, 300, seed=2027, **INDEPENDENT)
+    power = _rho_rate("split", ZIGZAG, 100, seed=2028, **CORRELATED)
+    _row(
+        "anti-persistent (split-half)",
+        "flat halves, noise correlated over layers and targets",
+        600,
+        correlated,
+        power,
+        AGAINST,
+    )
+    _row(
+        "anti-persistent (split-half)",
+        "flat halves, independent noise",
+        300,
+        independent,
+        np.nan,
+        "-",
+    )
+    # the issue's bar is 6 %; over 1500 simulations the rate is 5.6 % (README), so a
+    # finite simulation is allowed its sampling error (SE 0.9 % at 600)
+    assert correlated <= 0.065 and independent <= 0.065
+    assert power >= 0.8
+
+
+@pytest.mark.slow
+def test_naive_rho_is_calibrated_on_flat_noise():
+    flat = np.full((8, 30), 0.7)
+    correlated = _rho_rate("naive", flat, 300, seed=2029, **CORRELATED)
+    independent = _rho_rate("naive", flat, 300, seed=2030, **INDEPENDENT)
+    power = _rho_rate("naive", ZIGZAG, 100, seed=2031, **CORRELATED)
+    _row(
+        "anti-persistent (naive)",
+        "flat curves, noise correlated over layers and targets",
+        300,
+        correlated,
+        power,
+        AGAINST,
+    )
+    _row("anti-persistent (naive)", "flat curves, independent noise", 300, independent, np.nan, "-")
+    assert correlated <= 0.065 and independent <= 0.065
+    assert power >= 0.8
+
+
+# ---------------------------------------------------------------- hierarchy
+
+
+def _peak_depths(rng, accuracy: np.ndarray, n_boot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap peak depths of one simulated set: stimulus bootstrap and fold bootstrap."""
+    y_true, y_pred, group = simulate_predictions(rng, accuracy, n_groups=60, per_group=8)
+    n_groups, n_layers = group.max() + 1, accuracy.shape[1]
+    depth = np.arange(n_layers) / (n_layers - 1)
+    sums = [
+        resample.group_sums(y_true[t], y_pred[t], group, n_groups, "classification")
+        for t in range(len(y_true))
+    ]
+    data = resample.SetPredictions([], sums, np.arange(n_layers), n_groups)
+    weights = resample.group_weights(n_groups, n_boot, rng)
+    stimulus = depth[peak_index(resample.mean_curves(data, weights))]
+    fold = group % 6
+    cube = np.stack(
+        [
+            [
+                2 * (y_pred[t][fold == f] == y_true[t][fold == f, None]).mean(axis=0) - 1
+                for t in range(len(y_true))
+            ]
+            for f in range(6)
+        ]
+    )
+    return stimulus, depth[peak_index(_fold_boot(cube, n_boot, rng))]
+
+
+def _order_rates(centre_b: float, n: int, seed: int) -> dict[str, float]:
+    """Share of simulations claiming an order (either way) with each method."""
+    rng = np.random.default_rng(seed)
+    a = np.tile(bump(30, 12, 4, height=0.2, base=0.6), (3, 1))
+    b = np.tile(bump(30, centre_b, 4, height=0.2, base=0.6), (3, 1))
+    claims = {"stimulus": 0, "fold": 0}
+    for _ in range(n):
+        sa, fa = _peak_depths(rng, a, 500)
+        sb, fb = _peak_depths(rng, b, 500)
+        claims["stimulus"] += order_test(sa, sb)["order"] != "not determined"
+        claims["fold"] += order_test(fa, fb)["order"] != "not determined"
+    return {k: v / n for k, v in claims.items()}
+
+
+@pytest.mark.slow
+def test_hierarchy_order_is_calibrated_on_sets_with_the_same_peak():
+    n = 200
+    null = _order_rates(12, n, seed=21)
+    shifted = _order_rates(15, n, seed=22)
+    against = "peaks 3 layers apart (0.10 relative depth), 3 targets, 480 stimuli in 60 groups"
+    _row(
+        "A peaks before B",
+        "same true peak, stimulus bootstrap",
+        n,
+        null["stimulus"],
+        shifted["stimulus"],
+        against,
+    )
+    _row(
+        "A peaks before B",
+        "same true peak, fold bootstrap (fallback)",
+        n,
+        null["fold"],
+        shifted["fold"],
+        against,
+    )
+    assert null["stimulus"] <= ALPHA and null["fold"] <= ALPHA
+    assert shifted["stimulus"] >= 0.8
+
+
+# ---------------------------------------------------------------- significance shading
+
+
+def _shading(n: int, signal: dict, *, seed: int, n_perm: int = 100) -> tuple[float, float, float]:
+    """Permutation p per cell (3 components × 30 layers), BH over the 90 cells.
+
+    Returns the share of simulations shading any null cell, the mean false-discovery
+    proportion, and the mean share of signal cells shaded.
+    """
+    rng = np.random.default_rng(seed)
+    n_groups, n_layers, components = 60, 30, ("resid_pre", "attn_out", "mlp_out")
+    effect = np.zeros((len(components), n_layers))
+    for (c, lo, hi), size in signal.items():
+        effect[components.index(c), lo:hi] = size
+    truth = effect.ravel() > 0
+    any_false, fdp, power = 0, [], []
+    for _ in range(n):
+        labels = np.repeat([-1.0, 1.0], n_groups // 2)  # group-level labels
+        noise = _ar1(rng, (n_groups, len(components), n_layers), 0.8).reshape(n_groups, -1)
+        x = labels[:, None] * effect.ravel()[None] + noise
+        perms = np.stack([labels] + [rng.permutation(labels) for _ in range(n_perm)])
+        stat = np.abs(perms @ x) / n_groups  # |difference of means| / 2, per cell
+        p = (np.sum(stat[1:] >= stat[0], axis=0) + 1) / (n_perm + 1)
+        frame = pd.DataFrame(
+            {"target": "t", "component": np.repeat(components, n_layers), "p_value": p}
+        )
+        shaded = mark_significant(frame, family=("target",))["significant"].to_numpy()
+        any_false += bool((shaded & ~truth).any())
+        fdp.append((shaded & ~truth).sum() / max(shaded.sum(), 1))
+        if truth.any():
+            power.append((shaded & truth).sum() / truth.sum())
+    return any_false / n, float(np.mean(fdp)), float(np.mean(power)) if power else np.nan
+
+
+@pytest.mark.slow
+def test_significance_shading_controls_false_shading_and_needs_enough_signal_cells():
+    n = 200
+    fwer, fdr, _ = _shading(n, {}, seed=31)
+    broad = {("resid_pre", 5, 25): 0.6, ("mlp_out", 8, 18): 0.6}  # 30 signal cells
+    _, fdr_broad, power_broad = _shading(n, broad, seed=32)
+    narrow = {("resid_pre", 10, 15): 1.0}  # 5 cells: p = 1/101 is too large for BH
+    _, _, power_narrow = _shading(n, narrow, seed=33)
+    _row(
+        "significant (shaded)",
+        "per-cell permutations (100) + BH over 90 cells, complete null",
+        n,
+        fwer,
+        power_broad,
+        "30 of 90 cells with signal (d ≈ 1.2)",
+    )
+    _row(
+        "significant (shaded)",
+        "same, false-discovery proportion with 30 signal cells",
+        n,
+        fdr_broad,
+        power_narrow,
+        "5 cells with a strong signal: BH cannot reach them with 100 permutations",
+    )
+    assert fwer <= ALPHA + 0.02 and fdr <= ALPHA + 0.02 and fdr_broad <= ALPHA
+    assert power_broad >= 0.8 and power_narrow < 0.2
+
+
+# ---------------------------------------------------------------- layer-0 share
+
+
+def _lexical_rates(share: float, n: int, *, seed: int) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    x = np.arange(30)
+    rise = np.exp(-((x - 12) ** 2) / 32)
+    rise = (rise - rise[0]) / (rise.max() - rise[0])
+    truth = 0.6 * (share + (1 - share) * rise)  # normalised; the peak is 0.6
+    counts = dict.fromkeys(LEXICAL, 0)
+    for _ in range(n):
+        folds = truth + 0.05 * _ar1(rng, (6, 30), 0.8)
+        fold_rows = pd.DataFrame(
+            {
+                "fold": np.repeat(np.arange(6), 30),
+                "layer": np.tile(x, 6),
+                "score": folds.ravel(),
+                "chance": 0.0,
+            }
+        )
+        curve = pd.DataFrame({"layer": x, "score": folds.mean(0), "chance": 0.0, "n_layers": 30})
+        counts[lexical_share(curve, fold_rows).iloc[0]["verdict"]] += 1
+    return {k: v / n for k, v in counts.items()}
+
+
+@pytest.mark.slow
+def test_layer_0_share_is_calibrated_at_half_the_peak():
+    n = 300
+    boundary = _lexical_rates(0.5, n, seed=41)
+    high, low = _lexical_rates(0.75, n, seed=42), _lexical_rates(0.25, n, seed=43)
+    _row(
+        "mostly lexical",
+        "layer 0 = exactly half the peak",
+        n,
+        boundary[LEXICAL[0]],
+        high[LEXICAL[0]],
+        "layer 0 = 75 % of the peak",
+    )
+    _row(
+        "mostly built after layer 0",
+        "layer 0 = exactly half the peak",
+        n,
+        boundary[LEXICAL[1]],
+        low[LEXICAL[1]],
+        "layer 0 = 25 % of the peak",
+    )
+    assert boundary[LEXICAL[0]] <= 0.06 and boundary[LEXICAL[1]] <= 0.07
+    assert high[LEXICAL[0]] >= 0.8 and low[LEXICAL[1]] >= 0.8
