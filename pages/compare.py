@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import mean_curve
-from core.present import plots, views
+from core.present import plots, report, views
 from core.present import reference as published
 from core.present.tables import readable
 from ui import figure, state
@@ -160,17 +160,23 @@ figure.csv_button(raw, name=f"peak-shift-{stimulus_set}-{target}", key="shift")
 
 
 @st.cache_data(show_spinner="Testing the order…")
-def order(state_token: str, model: str, pooling: str) -> pd.DataFrame:
-    # the Findings table: one computation, one answer on every page
-    return views.findings(None, model=model, pooling=pooling)["hierarchy"]
+def order(state_token: str, model: str, pooling: str) -> dict:
+    # the Findings tables: one computation, one answer on every page
+    tables = views.findings(None, model=model, pooling=pooling)
+    return {"sets": tables["hierarchy"], "pairs": tables["order"]}
 
 
 st.subheader("The hierarchy in each model")
 rows = []
 for model in models:
-    table = guarded(order, token(), model, pooling)
+    found = guarded(order, token(), model, pooling)
+    table, pairs = found["sets"], found["pairs"]
     if len(table):
-        rows.append(table[table["component"].isin(components)].assign(model=model))
+        table = table[table["component"].isin(components)]
+        pairs = pairs[pairs["component"].isin(components)]
+        rows.append(table.assign(model=model))
+        for sentence in report.hierarchy_sentences(table, pairs):
+            st.markdown(f"- **{model}** · {sentence}")
 if rows:
     st.dataframe(readable(pd.concat(rows, ignore_index=True)), hide_index=True, width="stretch")
 else:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis import cka_matrix, layer_correlation, target_correlation
 from core.names import COMPONENTS
-from core.present import plots, views
+from core.present import plots, report, views
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
@@ -18,7 +18,8 @@ selection, index = setup(
     "Coordination",
     "Do adjacent layers alternate in what they decode? The paper reports ρ ≈ -0.33 for the "
     "70B's attention outputs; plain differencing gives -0.5 on pure noise, so every ρ is shown "
-    "beside its noise baseline, and the split-half estimator is unbiased by noise.",
+    "beside what noise alone gives (flat curves with the fold noise's structure), and the "
+    "split-half estimator is unbiased by noise.",
 )
 need_results(selection, index)
 stimulus_set, pooling = selection.stimulus_set, selection.pooling
@@ -69,19 +70,15 @@ if not stats.empty and stats["rho"].notna().any():
         facet="estimator",
         x_title="ρ = corr(Δ(l), Δ(l+1)), pooled over targets",
         title=f"{' vs '.join(models)} · {stimulus_set}: ρ against its noise baseline",
-        caption="Grey: 95 % of ρ under noise alone (naive: each curve's smooth trend plus "
-        "fresh fold noise; split-half: one half's differences in shuffled layer order). The "
-        "same numbers as on the Findings page.\n"
+        caption="Grey: 95 % of ρ under noise alone: flat curves (naive) or flat halves "
+        "(split-half) whose noise keeps the fold noise's correlation over layers and between "
+        "targets. The same numbers as on the Findings page.\n"
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
     figure.show(fig, stats, name=f"{'-'.join(models)}-{stimulus_set}-antipersistence", key="rho")
-    for row in shown.itertuples():
-        st.markdown(
-            f"- **{row.label}, {row.estimator}**: ρ = {row.rho:.2f}; noise alone gives "
-            f"{row.baseline_mean:.2f} [{row.baseline_lo:.2f}, {row.baseline_hi:.2f}]: "
-            f"**{row.verdict}** (p = {row.p_value:.3f})."
-        )
+    for sentence in report.persistence_sentences(shown, head=("label", "estimator")):
+        st.markdown(f"- {sentence}")
     with st.expander("Table"):
         st.dataframe(
             readable(stats, rename={"baseline_mean": "noise baseline [95 %]"}),

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis import curve_summary, find_curve_peaks
 from core.names import in_set_order
-from core.present import plots, views
+from core.present import plots, report, views
 from core.present import reference as published
 from core.present.plots import METRIC_LABELS
 from core.present.tables import readable
@@ -102,8 +102,9 @@ if mode == modes[0]:
     figure.show(fig, data, name=f"{model}-{stimulus_set}-curves", key="curves")
     st.subheader("Curve summaries")
     st.caption(
-        "Peak band: layers within one SE of the maximum. Expected layer: centre of mass "
-        "of the score above chance (edge-probing style)."
+        "Peak: the layer where the curve, smoothed over about one layer, is highest (the "
+        "same peak in every view). Peak band: layers within one SE of it. Expected layer: "
+        "centre of mass of the score above chance (edge-probing style), a description only."
     )
     st.dataframe(readable(summary, digits=3), hide_index=True, width="stretch")
 else:
@@ -147,26 +148,25 @@ else:
     figure.show(fig, data, name=f"{model}-hierarchy", key="hierarchy")
 
     @st.cache_data(show_spinner="Testing the order…")
-    def order(state_token: str, model: str, pooling: str) -> pd.DataFrame:
-        # the Findings table: one computation, one answer on every page
-        return views.findings(None, model=model, pooling=pooling)["hierarchy"]
+    def order(state_token: str, model: str, pooling: str) -> dict:
+        # the Findings tables: one computation, one answer on every page
+        tables = views.findings(None, model=model, pooling=pooling)
+        return {"sets": tables["hierarchy"], "pairs": tables["order"]}
 
-    table = order(token(), model, pooling)
-    table = table[table["component"].isin(components)] if len(table) else table
+    found = order(token(), model, pooling)
+    table, pairs = found["sets"], found["pairs"]
     if len(table):
-        st.subheader("Is the order items < pairs < analogies?")
+        table = table[table["component"].isin(components)]
+        pairs = pairs[pairs["component"].isin(components)]
+    if len(table):
+        st.subheader("Which sets peak before which?")
         st.caption(
-            "Expected depth (centre of mass above chance) and peak depth of each set's mean "
-            "curve, 95 % intervals from resampling targets, and the bootstrap probability "
-            "that the whole order holds by each."
+            "Peak of each set's mean curve over its property targets, with 95 % intervals "
+            "from resampling stimuli (or folds, when per-stimulus predictions are absent: "
+            "weaker); an order is claimed only when the interval of the difference excludes "
+            "zero. Expected depth is a description, never a verdict."
         )
         st.dataframe(readable(table), hide_index=True, width="stretch")
-        for component, part in table.groupby("component", sort=False):
-            by_mass = "holds" if part["holds"].iloc[0] else "does not hold"
-            by_peak = "holds" if part["holds_peak"].iloc[0] else "does not hold"
-            st.markdown(
-                f"- **{component}**: the order {' < '.join(part['stimulus_set'])} {by_mass} "
-                f"by expected depth (bootstrap probability {part['p_order'].iloc[0]:.2f}) and "
-                f"{by_peak} by peak depth ({part['p_order_peak'].iloc[0]:.2f})."
-            )
+        for sentence in report.hierarchy_sentences(table, pairs):
+            st.markdown(f"- {sentence}")
 glossary("normalised score", "mean curve", "relative depth", "peak band", "expected depth")

@@ -22,9 +22,11 @@ from ui.words import glossary
 
 selection, index = setup(
     "Findings",
-    "Per model: where each stimulus set's mean curve peaks, whether it peaks twice beyond the "
-    "fold noise, whether adjacent layers alternate beyond what noise gives, and whether "
-    "items < pairs < analogies holds. The same numbers as `python -m core report`.",
+    "Per model: where each stimulus set's mean curve peaks, how much of that peak the token "
+    "embeddings already give, whether it peaks twice beyond the fold noise, whether adjacent "
+    "layers alternate beyond what noise gives, and which sets peak before which. Every "
+    "verdict names its number and its null; each is calibrated on simulated data (README). "
+    "The same numbers as `python -m core report`.",
 )
 need_results(selection, index)
 pooling = selection.pooling
@@ -160,32 +162,38 @@ def _zipped(folder: Path) -> bytes:
 deck_box()
 
 SECTIONS = [
-    ("Double peaks", report.double_peak_sentences, "double_peaks"),
-    ("Anti-persistence of adjacent layers", report.persistence_sentences, "persistence"),
-    ("Is the order items < pairs < analogies?", report.hierarchy_sentences, "hierarchy"),
+    ("How much of each peak is lexical (layer 0)?", report.lexical_sentences, ("lexical",)),
+    ("Double peaks", report.double_peak_sentences, ("double_peaks",)),
+    ("Anti-persistence of adjacent layers", report.persistence_sentences, ("persistence",)),
+    ("Which sets peak before which?", report.hierarchy_sentences, ("hierarchy", "order")),
 ]
 for model, tables in found.items():
     st.header(model)
-    st.subheader("Mean curve over each set's targets")
+    st.subheader("Mean curve over each set's property targets")
     st.caption(
-        "Normalised score (0 = chance, 1 = perfect), averaged over the set's targets; peak "
-        "band: layers within one fold SE of the maximum; expected depth: centre of mass of "
-        "the score above chance."
+        "Normalised score (0 = chance, 1 = perfect), averaged over the set's property "
+        "targets; peak: the smoothed maximum (the same peak in every view); peak band: layers "
+        "within one fold SE of it; expected depth: centre of mass of the score above chance "
+        "(a description, never a verdict)."
     )
     st.dataframe(report.curve_table(tables["curves"]), hide_index=True, width="stretch")
-    for title, sentences, name in SECTIONS:
-        table = tables[name]
-        if table.empty:
+    note = report.controls_sentence(tables["curves"])
+    if note:
+        st.caption(note)
+    for title, sentences, names in SECTIONS:
+        frames = [tables.get(name, pd.DataFrame()) for name in names]
+        if frames[0].empty:
             continue
         st.subheader(title)
-        st.markdown("\n".join(f"- {s}" for s in sentences(table)))
-        with st.expander("Table"):
-            st.dataframe(
-                readable(table, rename={"baseline_mean": "noise baseline [95 %]"}),
-                hide_index=True,
-                width="stretch",
-            )
-            figure.csv_button(table, name=f"{model}-{pooling}-{name}", key=f"{model}_{name}")
+        st.markdown("\n".join(f"- {s}" for s in sentences(*frames)))
+        for name, table in zip(names, frames):
+            with st.expander(f"Table: {name}"):
+                st.dataframe(
+                    readable(table, rename={"baseline_mean": "noise baseline [95 %]"}),
+                    hide_index=True,
+                    width="stretch",
+                )
+                figure.csv_button(table, name=f"{model}-{pooling}-{name}", key=f"{model}_{name}")
     if show_paper and bands is not None and len(bands):
         st.subheader("Beside the published results")
         st.caption(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.analysis import double_peak, find_curve_peaks
+from core.analysis import PEAK_SMOOTH, double_peak
 from core.analysis.findings import mean_fold_curve
-from core.present import plots, views
+from core.present import plots, report, views
 from core.present.tables import readable
 from core.storage import memo
 from ui import figure, state
@@ -19,7 +19,9 @@ from ui.words import glossary
 selection, index = setup(
     "Double peaks",
     "A double peak is claimed only when the dip between two peaks is larger than the best "
-    "single-peaked curve plus the same fold noise would give (p < 0.05, 200 simulations).",
+    "single-peaked curve plus the same fold noise would give (p < 0.05, 200 simulations). "
+    "The peak is the layer where the curve, smoothed over about one layer, is highest: the "
+    "same peak as in Findings, the report and Layer curves.",
 )
 need_results(selection, index)
 pooling, stimulus_set = selection.pooling, selection.stimulus_set
@@ -33,7 +35,15 @@ targets = guarded(
 )
 c1, c2, c3 = st.columns([2, 1, 1])
 target = pick_curve(targets["target"].tolist(), key="dp_target", container=c1)
-smooth = c2.slider("Smoothing (layers)", 0.0, 3.0, float(page_param("smooth", "1.0")), 0.5)
+smooth = c2.slider(
+    "Smoothing (layers)",
+    0.0,
+    3.0,
+    float(page_param("smooth", str(PEAK_SMOOTH))),
+    0.5,
+    help=f"{PEAK_SMOOTH:g} is the peak definition used everywhere else; another value moves "
+    "the peak on this page only.",
+)
 set_page_param("smooth", str(smooth))
 factor = c3.slider("Min. prominence (× fold SE)", 0.5, 5.0, float(page_param("prom", "2.0")), 0.5)
 set_page_param("prom", str(factor))
@@ -53,8 +63,7 @@ def analyse(state: str, model: str, target: str, component: str, smooth: float, 
     else:
         curve, folds = scores, folds[folds["metric"] == scores["metric"].iloc[0]]
     verdict = memo.cached(None, double_peak, curve, folds, smooth=smooth, se_factor=factor)
-    peaks = find_curve_peaks(curve, smooth=smooth, se_factor=factor)
-    return curve, verdict, peaks
+    return curve, verdict
 
 
 rows, curves, marks = [], [], []
@@ -62,7 +71,7 @@ rows, curves, marks = [], [], []
 for model in models:
     for component in components:
         try:
-            curve, verdict, peaks = analyse(token(), model, target, component, smooth, factor)
+            curve, verdict = analyse(token(), model, target, component, smooth, factor)
         except (KeyError, IndexError, ValueError):
             continue
         if curve.empty:
@@ -72,8 +81,8 @@ for model in models:
         v = verdict.iloc[0]
         rows.append({"model": model, "component": component, **v.to_dict()})
         keep = [
-            (v["peak1_layer"], "peak"),
-            (v["peak2_layer"], "peak"),
+            (v["peak_layer"], "peak"),
+            (v["second_peak_layer"], "peak"),
             (v["valley_layer"], "valley"),
         ]
         for layer, kind in keep:
@@ -114,19 +123,7 @@ if not marked.empty:
 figure.show(fig, data, name=f"double-peaks-{stimulus_set}-{target}", key="peaks")
 table = pd.DataFrame(rows)
 st.subheader("Peaks and valleys")
-for row in table.itertuples():
-    if row.verdict == "double peak":
-        st.markdown(
-            f"- **{row.model} · {row.component}**: double peak at layers "
-            f"{row.peak1_layer:.0f} and {row.peak2_layer:.0f} (relative depth "
-            f"{row.peak1_depth:.2f}, {row.peak2_depth:.2f}), valley at {row.valley_layer:.0f}, "
-            f"dip {row.dip:.3f} (p = {row.p_value:.3f})."
-        )
-    else:
-        st.markdown(
-            f"- **{row.model} · {row.component}**: {row.verdict}"
-            + (f" (dip {row.dip:.3f}, p = {row.p_value:.2f})" if pd.notna(row.dip) else "")
-            + ": no double peak."
-        )
+for sentence in report.double_peak_sentences(table, head=("model", "component")):
+    st.markdown(f"- {sentence}")
 st.dataframe(readable(table, digits=3), hide_index=True, width="stretch")
 glossary("normalised score", "mean curve")

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from core.__main__ import main
+from core.analysis import property_targets
 from tests.helpers import items_subset, subset_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,8 @@ def test_run_export_and_rerun_on_smollm2(tmp_path):
     )
     curves = pd.read_csv(tmp_path / "r" / "curves.csv")
     assert set(curves["component"]) == {"resid_pre", "attn_out", "mlp_out"}
-    assert curves["peak_layer"].between(0, 29).all() and (curves["n_targets"] == n_targets).all()
+    properties = len(property_targets(items_subset(36).targets))  # controls are left out
+    assert curves["peak_layer"].between(0, 29).all() and (curves["n_targets"] == properties).all()
     assert (tmp_path / "results.analyses.duckdb").is_file()  # kept for the app and reruns
     missing = cli("report", "--model", "gpt-17", "--db", str(db))
     assert missing.returncode == 2 and missing.stderr.startswith("error: no results for model")

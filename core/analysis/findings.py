@@ -180,8 +180,10 @@ def _hierarchy_tables(
             n_boot=n_boot,
             seed=seed,
         )
-        sets_rows.append(result["sets"].assign(**head))
-        pair_rows.append(result["pairs"].assign(**head))
+        # one model and pooling is the usual case: name them only when they vary
+        label = {k: v for k, v in head.items() if k == "component" or scores[k].nunique() > 1}
+        sets_rows.append(result["sets"].assign(**label))
+        pair_rows.append(result["pairs"].assign(**label))
     return _concat(sets_rows, keys), _concat(pair_rows, keys)
 
 

@@ -85,13 +85,18 @@ def lexical_sentences(lexical: pd.DataFrame) -> list[str]:
     return out
 
 
-def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
+def double_peak_sentences(
+    peaks: pd.DataFrame, *, head: tuple[str, ...] = ("stimulus_set", "component")
+) -> list[str]:
     """Double-peak verdicts, each with its peaks, valley, dip and simulated p-value.
 
     Parameters
     ----------
     peaks : DataFrame
-        :func:`~core.analysis.findings.findings` ``double_peaks`` rows.
+        :func:`~core.analysis.findings.findings` ``double_peaks`` rows (or
+        :func:`~core.analysis.peaks.double_peak` rows with the ``head`` columns).
+    head : tuple of str
+        Columns that name each curve at the start of its sentence.
 
     Returns
     -------
@@ -99,10 +104,10 @@ def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
     """
     out = []
     for row in peaks.itertuples():
-        head = f"{row.stimulus_set} · {row.component}"
+        head_ = " · ".join(str(getattr(row, c)) for c in head)
         if row.verdict in ("double peak", "two peaks, dip within noise"):
             out.append(
-                f"{head}: {row.verdict}: the peak at layer {row.peak_layer:.0f} (depth "
+                f"{head_}: {row.verdict}: the peak at layer {row.peak_layer:.0f} (depth "
                 f"{row.peak_depth:.2f}) and a second peak at {row.second_peak_layer:.0f} "
                 f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
                 f"{row.dip:.3f} against {row.n_sim:.0f} single-peaked curves plus the fold "
@@ -110,12 +115,12 @@ def double_peak_sentences(peaks: pd.DataFrame) -> list[str]:
             )
         elif row.verdict == "single peak":
             out.append(
-                f"{head}: single peak at layer {row.peak_layer:.0f} (depth "
-                f"{row.peak_depth:.2f}); no second peak stands 2 fold SEs above its "
-                "surroundings and above chance"
+                f"{head_}: single peak at layer {row.peak_layer:.0f} (depth "
+                f"{row.peak_depth:.2f}); no second peak above chance stands 2 fold SEs above "
+                "its surroundings"
             )
         else:
-            out.append(f"{head}: no peak above chance by 2 fold SEs")
+            out.append(f"{head_}: no peak stands above chance (Bonferroni over layers)")
     return out
 
 
@@ -131,13 +136,17 @@ def _null_name(row) -> str:
     return "flat halves modelled on the halves' difference, weaker"
 
 
-def persistence_sentences(rho: pd.DataFrame) -> list[str]:
+def persistence_sentences(
+    rho: pd.DataFrame, *, head: tuple[str, ...] = ("stimulus_set", "component", "estimator")
+) -> list[str]:
     """ρ beside its null, the verdict, and whether one layer (or the sink layers) decide it.
 
     Parameters
     ----------
     rho : DataFrame
         :func:`~core.analysis.findings.findings` ``persistence`` rows.
+    head : tuple of str
+        Columns that name each estimate at the start of its sentence.
 
     Returns
     -------
@@ -145,12 +154,12 @@ def persistence_sentences(rho: pd.DataFrame) -> list[str]:
     """
     out = []
     for row in rho.itertuples():
-        head = f"{row.stimulus_set} · {row.component} · {row.estimator}"
+        head_ = " · ".join(str(getattr(row, c)) for c in head)
         if pd.isna(row.rho):
-            out.append(f"{head}: {row.verdict}")
+            out.append(f"{head_}: {row.verdict}")
             continue
         text = (
-            f"{head}: ρ = {row.rho:.2f}; noise alone gives {row.baseline_mean:.2f} "
+            f"{head_}: ρ = {row.rho:.2f}; noise alone gives {row.baseline_mean:.2f} "
             f"[{row.baseline_lo:.2f}, {row.baseline_hi:.2f}] ({_null_name(row)}): "
             f"{row.verdict} (one-sided p = {row.p_value:.3f})"
         )

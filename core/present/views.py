@@ -163,6 +163,15 @@ def cached_activations(db, *, model: str, stimulus_set: str, pooling: str):
     return ActivationCache().load(run["activation_key"], verify=False)
 
 
+def _primary_folds(db, scores: pd.DataFrame, **filters) -> pd.DataFrame:
+    """``fold_scores`` rows of each target's primary metric (the metric of ``scores``)."""
+    folds = store.query(db, "fold_scores", **filters)
+    if folds.empty or scores.empty:
+        return folds
+    keys = ["model", "stimulus_set", "pooling", "target", "metric"]
+    return folds.merge(scores[keys].drop_duplicates(), on=keys, how="inner")
+
+
 def findings(
     db,
     *,
@@ -171,10 +180,13 @@ def findings(
     components: list[str] | tuple[str, ...] = COMPONENTS,
     stimulus_sets: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Peaks, double peaks, anti-persistence and the hierarchy of one model's stored sets.
+    """Peaks, layer-0 shares, double peaks, anti-persistence and the order of one model's sets.
 
     Computed by :func:`core.analysis.findings.findings` and kept in the analysis cache, so
-    a second call (another app session, the CLI's ``report``) reads it back.
+    a second call (another app session, the CLI's ``report``) reads it back.  Per-stimulus
+    predictions (``item_predictions``) and their groups are passed when the database has
+    them, so the order of sets is tested by resampling stimuli; without them the analysis
+    falls back to resampling folds and says so.
 
     Raises
     ------
@@ -197,9 +209,20 @@ def findings(
         pooling=pooling,
         component=list(components),
     )
-    folds = store.query(db, "fold_scores", **filters)
+    folds = _primary_folds(db, scores, **filters)
     halves = store.query(db, "half_scores", **filters)
-    return memo.cached(db, compute, scores, folds, halves)
+    predictions = store.query(db, "item_predictions", **filters)
+    by_result = {k: v for k, v in filters.items() if k != "component"}
+    groups = store.query(db, "folds", **by_result) if not predictions.empty else None
+    targets = store.query(db, "targets", **by_result)
+    kinds = (
+        dict(zip(targets["target"], targets["kind"]))
+        if not targets.empty and "kind" in targets
+        else None
+    )
+    return memo.cached(
+        db, compute, scores, folds, halves, predictions=predictions, groups=groups, kinds=kinds
+    )
 
 
 def run_settings(db, *, model: str, pooling: str, stimulus_sets: list[str]) -> pd.DataFrame:
