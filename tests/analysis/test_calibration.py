@@ -66,6 +66,32 @@ def test_double_peak_is_calibrated_on_single_peaked_and_flat_curves():
     single = _double_peak_rate(bump(30, 12, 4, height=0.2), n, se=0.015, seed=1000)
     dip = bump(30, 9, 2.5, height=0.2) + bump(30, 21, 2.5, height=0.2, base=0)
     power = _double_peak_rate(dip, n, se=0.015, seed=2000)
+    at_chance = np.mean(
+        [
+            double_peak(*make_curve(np.full(30, 0.5), se=0.015, seed=3000 + s), n_sim=20).iloc[0][
+                "verdict"
+            ]
+            != "no peak"
+            for s in range(n)
+        ]
+    )
+    bumped = np.mean(
+        [
+            double_peak(
+                *make_curve(bump(30, 12, 4, height=0.1), se=0.015, seed=4000 + s), n_sim=20
+            ).iloc[0]["verdict"]
+            != "no peak"
+            for s in range(n)
+        ]
+    )
+    _row(
+        "a peak (single or double)",
+        "curve at chance, fold noise (Bonferroni-t over layers)",
+        n,
+        at_chance,
+        bumped,
+        "a bump 0.1 above chance (6.7 fold SEs)",
+    )
     _row("double peak", "unimodal fit + fold noise (flat curve)", n, flat, np.nan, "-")
     _row(
         "double peak",
@@ -76,6 +102,7 @@ def test_double_peak_is_calibrated_on_single_peaked_and_flat_curves():
         "two bumps 12 layers apart, valley 0.2 deep, fold SE 0.015",
     )
     assert flat <= 0.06 and single <= 0.06 and power >= 0.9
+    assert at_chance <= ALPHA and bumped >= 0.8
 
 
 # ---------------------------------------------------------------- anti-persistence
