@@ -7,7 +7,23 @@ import pandas as pd
 
 
 def relative_depth(layer, n_layers) -> np.ndarray:
-    """``l / (L-1)``: 0 for the first block, 1 for the last, whatever the model's depth."""
+    """``l / (L-1)``: 0 for the first block, 1 for the last, whatever the model's depth.
+
+    Parameters
+    ----------
+    layer : int or array of shape (n,)
+        0-based layers.
+    n_layers : int or array broadcastable to ``layer``
+
+    Returns
+    -------
+    array of shape (n,) (or a 0-d array)
+
+    Raises
+    ------
+    ValueError
+        When ``n_layers`` is below 1.
+    """
     layer = np.asarray(layer, dtype=float)
     n_layers = np.asarray(n_layers, dtype=float)
     if np.any(n_layers < 1):
@@ -32,14 +48,21 @@ def align(
     Parameters
     ----------
     curves : DataFrame
-        ``by`` columns, ``layer``, ``n_layers``, ``value`` and optionally ``extra`` columns.
+        ``by`` columns, ``layer``, ``n_layers``, ``value`` and optionally ``extra`` columns
+        (one row per curve and layer).
     by : list of str
         Columns that identify one curve, e.g. ``["model", "target", "component"]``.
+    value : str, default="score"
+    grid : array of shape (n_grid,), optional
+        Relative depths to interpolate onto.
+    extra : tuple of str
+        Further columns interpolated alike.
 
     Returns
     -------
     DataFrame
-        ``by`` columns, ``relative_depth``, ``value`` (and ``extra``), ``original``.
+        One row per curve and point of ``grid`` ∪ its own depths: ``by`` columns,
+        ``relative_depth``, ``value`` (and ``extra``), ``original``.
     """
     needed = {*by, "layer", "n_layers", value}
     missing = needed - set(curves.columns)

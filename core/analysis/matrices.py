@@ -22,10 +22,17 @@ def layer_correlation(scores: pd.DataFrame, *, zscore: bool = False) -> pd.DataF
     and falls.  Alternation between adjacent layers shows as a checkerboard next to the
     diagonal.
 
+    Parameters
+    ----------
+    scores : DataFrame
+        Primary-metric rows of one curve family (n_targets × n_layers rows: ``target``,
+        ``layer``, ``score``, ``chance``).
+    zscore : bool, default=False
+
     Returns
     -------
-    DataFrame
-        layers × layers (index and columns are layer numbers); NaN with fewer than 3 targets.
+    DataFrame of shape (n_layers, n_layers)
+        Index and columns are layer numbers; NaN with fewer than 3 targets.
     """
     table = _table(scores)
     if zscore:
@@ -38,7 +45,17 @@ def layer_correlation(scores: pd.DataFrame, *, zscore: bool = False) -> pd.DataF
 
 
 def target_correlation(scores: pd.DataFrame) -> pd.DataFrame:
-    """Correlation between targets of their layer profiles (which targets rise together)."""
+    """Correlation between targets of their layer profiles (which targets rise together).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Primary-metric rows (n_targets × n_layers rows), as :func:`layer_correlation`.
+
+    Returns
+    -------
+    DataFrame of shape (n_targets, n_targets)
+    """
     table = _table(scores)
     return table.corr()
 
@@ -55,6 +72,21 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     ``HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` with centred linear Gram matrices: 1 for
     identical representations, invariant to rotation and isotropic scaling.  Computed on
     ``(n, n)`` Gram matrices, cheap when ``n << d``.
+
+    Parameters
+    ----------
+    X : array of shape (n_items, d_x)
+    Y : array of shape (n_items, d_y)
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when either representation is constant.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` and ``Y`` have different numbers of rows.
     """
     if len(X) != len(Y):
         raise ValueError(f"X and Y must describe the same stimuli ({len(X)} vs {len(Y)} rows)")
@@ -72,8 +104,8 @@ def cka_matrix(activations: np.ndarray) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame
-        layers × layers, symmetric, 1 on the diagonal.
+    DataFrame of shape (n_layers, n_layers)
+        Symmetric, 1 on the diagonal.
     """
     acts = np.asarray(activations)
     if acts.ndim != 3:

@@ -44,7 +44,16 @@ class GroupSums:
 
 
 def infer_kind(y_true: np.ndarray) -> str:
-    """``"classification"`` when every label is an integer and there are at most 20 of them."""
+    """``"classification"`` when every label is an integer and there are at most 20 of them.
+
+    Parameters
+    ----------
+    y_true : array of shape (n_items,)
+
+    Returns
+    -------
+    {"classification", "continuous"}
+    """
     y = np.asarray(y_true, dtype=float)
     y = y[np.isfinite(y)]
     integral = bool(np.all(np.equal(np.mod(y, 1), 0)))
@@ -125,7 +134,19 @@ def normalized_scores(sums: GroupSums, weights: np.ndarray) -> np.ndarray:
 
 
 def group_weights(n_groups: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Bootstrap counts of each group (n_boot, n_groups): ``n_groups`` draws with replacement."""
+    """Bootstrap counts of each group: ``n_groups`` draws with replacement per resample.
+
+    Parameters
+    ----------
+    n_groups : int
+    n_boot : int
+    rng : numpy Generator
+
+    Returns
+    -------
+    array of shape (n_boot, n_groups)
+        How often each group is drawn; every row sums to ``n_groups``.
+    """
     draws = rng.integers(0, n_groups, size=(n_boot, n_groups))
     out = np.zeros((n_boot, n_groups))
     np.add.at(out, (np.repeat(np.arange(n_boot), n_groups), draws.ravel()), 1.0)

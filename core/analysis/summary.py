@@ -44,7 +44,16 @@ CONTROL_PATTERNS: tuple[str, ...] = (
 
 
 def is_control(target: str) -> bool:
-    """Whether a target name is a surface control (:data:`CONTROL_PATTERNS`)."""
+    """Whether a target name is a surface control (:data:`CONTROL_PATTERNS`).
+
+    Parameters
+    ----------
+    target : str
+
+    Returns
+    -------
+    bool
+    """
     name = str(target).lower()
     return any(re.search(p, name) for p in CONTROL_PATTERNS)
 
