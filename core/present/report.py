@@ -24,6 +24,17 @@ CURVE_COLUMNS = [
 ]
 
 
+def _p(value: float) -> str:
+    """A p-value as printed: three decimals, or ``< 0.001``."""
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _num(value: float, spec: str = ".2f") -> str:
+    """A number without a negative zero (-0.00 prints as 0.00)."""
+    digits = int(spec[1]) + (2 if spec.endswith("%") else 0)
+    return format(round(float(value), digits) + 0.0, spec)
+
+
 def curve_table(curves: pd.DataFrame) -> pd.DataFrame:
     """The mean-curve summaries, with peak as ``layer (relative depth)`` and band as ``lo-hi``.
 
@@ -77,10 +88,11 @@ def lexical_sentences(lexical: pd.DataFrame) -> list[str]:
             out.append(f"{head}: {row.verdict}.")
             continue
         out.append(
-            f"{head}: the token embeddings (resid_pre layer 0) score {row.layer0_score:.2f}, "
-            f"{row.share:.0%} of the peak's {row.peak_score:.2f} at layer {row.peak_layer}: "
-            f"{row.verdict} (layer 0 minus half the peak over {row.n_folds} folds, "
-            f"t = {row.t:.1f}, one-sided p = {min(row.p_lexical, row.p_built):.3f})"
+            f"{head}: the token embeddings (resid_pre layer 0) score "
+            f"{_num(row.layer0_score)}, {_num(row.share, '.0%')} of the peak's "
+            f"{_num(row.peak_score)} at layer {row.peak_layer}: {row.verdict} (layer 0 minus "
+            f"half the peak over {row.n_folds} folds, t = {row.t:.1f}, one-sided "
+            f"{_p(min(row.p_lexical, row.p_built))})"
         )
     return out
 
@@ -111,7 +123,7 @@ def double_peak_sentences(
                 f"{row.peak_depth:.2f}) and a second peak at {row.second_peak_layer:.0f} "
                 f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
                 f"{row.dip:.3f} against {row.n_sim:.0f} single-peaked curves plus the fold "
-                f"noise: p = {row.p_value:.3f}"
+                f"noise: {_p(row.p_value)}"
             )
         elif row.verdict == "single peak":
             out.append(
@@ -161,7 +173,7 @@ def persistence_sentences(
         text = (
             f"{head_}: ρ = {row.rho:.2f}; noise alone gives {row.baseline_mean:.2f} "
             f"[{row.baseline_lo:.2f}, {row.baseline_hi:.2f}] ({_null_name(row)}): "
-            f"{row.verdict} (one-sided p = {row.p_value:.3f})"
+            f"{row.verdict} (one-sided {_p(row.p_value)})"
         )
         fragile = getattr(row, "fragile_layers", None)
         if isinstance(fragile, list | tuple) and len(fragile):
@@ -171,7 +183,7 @@ def persistence_sentences(
         if pd.notna(getattr(row, "rho_sinks", float("nan"))):
             text += (
                 f"; with the sink layers interpolated ρ = {row.rho_sinks:.2f}, "
-                f"p = {row.p_sinks:.3f} ({row.verdict_sinks})"
+                f"{_p(row.p_sinks)} ({row.verdict_sinks})"
             )
         out.append(text)
     return out
