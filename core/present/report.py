@@ -175,11 +175,9 @@ def persistence_sentences(
             f"[{row.baseline_lo:.2f}, {row.baseline_hi:.2f}] ({_null_name(row)}): "
             f"{row.verdict} (one-sided {_p(row.p_value)})"
         )
-        fragile = getattr(row, "fragile_layers", None)
-        if isinstance(fragile, list | tuple) and len(fragile):
-            text += (
-                f"; interpolating layer {', '.join(map(str, fragile))} alone changes the verdict"
-            )
+        fragile = getattr(row, "fragile_layers", "")
+        if isinstance(fragile, str) and fragile:
+            text += f"; interpolating layer {fragile} alone changes the verdict"
         if pd.notna(getattr(row, "rho_sinks", float("nan"))):
             text += (
                 f"; with the sink layers interpolated ρ = {row.rho_sinks:.2f}, "

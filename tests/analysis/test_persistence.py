@@ -8,6 +8,7 @@ import pytest
 
 from core.analysis import naive_rho, split_half_rho
 from core.analysis.persistence import noise_model
+from core.present import report
 from tests.analysis.synthetic import bump, make_curve, simulate_run
 
 KEYS = dict(model="m", stimulus_set="s", pooling="mean", component="attn_out")
@@ -108,6 +109,11 @@ def test_a_verdict_carried_by_one_layer_is_reported_as_fragile():
     assert {"20", "21"} & set(row["fragile_layers"].split(", "))
     assert row["rho_drop1_hi"] > row["rho"]
     assert row["verdict_sinks"] == "no anti-persistence beyond noise" and row["p_sinks"] > 0.05
+    sentence = report.persistence_sentences(
+        pd.DataFrame([row]).assign(stimulus_set="s", component="attn_out", estimator="split-half")
+    )[0]
+    assert f"interpolating layer {row['fragile_layers']} alone changes the verdict" in sentence
+    assert "with the sink layers interpolated" in sentence
 
 
 def test_noise_model_recovers_layer_autocorrelation_and_target_correlation():
