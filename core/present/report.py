@@ -124,6 +124,12 @@ def double_peak_sentences(
                 f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
                 f"{row.dip:.3f} against {row.n_sim:.0f} single-peaked curves plus the fold "
                 f"noise: {_p(row.p_value)}"
+                + (
+                    "; one of the two peaks is layer 0, where decoding is closest to the "
+                    "token embeddings (see the layer-0 share), not a peak in depth"
+                    if 0 in (row.peak_layer, row.second_peak_layer)
+                    else ""
+                )
             )
         elif row.verdict == "single peak":
             out.append(
