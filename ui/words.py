@@ -36,17 +36,20 @@ TERMS: dict[str, str] = {
     "layer: one curve per set, so items, pairs and analogies share a figure.",
     "naive vs split-half": "Two estimates of whether adjacent layers alternate. Naive (the "
     "paper's): the lag-1 correlation of one curve's layer-to-layer differences; noise "
-    "alone makes it about -0.5, so it is shown beside a noise baseline. Split-half: the "
+    "alone makes it about -0.5, so it is shown beside what noise alone gives. Split-half: the "
     "difference at one layer in one half of the stimuli against the next layer's in the "
     "other half; noise alone gives about 0, so below 0 means alternation.",
-    "noise baseline": "What the statistic gives on curves with the same trend and fold "
-    "noise but no alternation (naive) or with one half's layer order shuffled "
-    "(split-half): a value inside its 95 % band is indistinguishable from noise.",
+    "noise baseline": "What the statistic gives on noise alone: flat curves (naive) or flat "
+    "halves (split-half) whose noise keeps the fold noise's correlation over layers and "
+    "between targets. Anti-persistence is claimed only below its 95 % band (and below 0).",
     "relative depth": "layer / (number of layers - 1): 0 = the first layer, 1 = the last, "
     "so a 30-layer and an 80-layer model share one axis.",
-    "peak band": "The layers whose score is within one standard error (over folds) of the "
-    "curve's maximum.",
-    "expected depth": "The centre of mass of the score above chance along depth.",
+    "peak": "The layer where the curve, smoothed over about one layer, is highest: the same "
+    "peak on every page, in the report and in the deck.",
+    "peak band": "The layers whose smoothed score is within one standard error (over folds) "
+    "of the peak.",
+    "expected depth": "The centre of mass of the score above chance along depth: a "
+    "description, never a verdict (curves high everywhere put it near 0.5).",
 }
 
 

@@ -36,12 +36,12 @@ import plotly.graph_objects as go
 
 from core.errors import StrataError
 from core.names import COMPONENTS, in_set_order
-from core.present import plots, views
+from core.present import plots, report, views
 from core.present import reference as published
 from core.safe_csv import to_csv
 from core.storage import store
 
-KNOWN_TABLES = ("curves", "double_peaks", "persistence", "hierarchy")
+KNOWN_TABLES = ("curves", "double_peaks", "persistence", "hierarchy", "order", "lexical")
 EXTRA_TITLES = {
     "audit": "Stimulus audit: what a trivial reader of the stimuli could exploit",
     "stimulus_audit": "Stimulus audit: what a trivial reader of the stimuli could exploit",
@@ -161,35 +161,33 @@ def _load(db, model: str, pooling: str) -> _Model:
 
 
 # --------------------------------------------------------------------------- 1 hierarchy
-def _order_words(hierarchy: pd.DataFrame) -> tuple[str, list[str]]:
-    """A title clause on the order by peak depth, and one note per component."""
-    if hierarchy.empty or "holds_peak" not in hierarchy:
+def _order_words(hierarchy: pd.DataFrame, pairs: pd.DataFrame) -> tuple[str, list[str]]:
+    """A title clause on the order by peak depth, and one note per component.
+
+    The order holds in a component only when every adjacent pair's bootstrap interval of
+    the peak-depth difference is above zero (:func:`core.analysis.order_verdict`).
+    """
+    from core.analysis import order_verdict
+
+    if hierarchy.empty or pairs.empty:
         return "", []
-    notes, holding, not_holding = [], [], []
     rank = {c: i for i, c in enumerate(COMPONENTS)}
     ordered = hierarchy.sort_values(
         "component", key=lambda c: c.map(rank).fillna(len(rank)), kind="stable"
     )
+    said: dict[str, list[str]] = {}
     for component, part in ordered.groupby("component", sort=False):
-        first = part.iloc[0]
-        order = " < ".join(part["stimulus_set"])
-        p = float(first.get("p_order_peak", np.nan))
-        if bool(first["holds_peak"]):
-            holding.append(component)
-        else:
-            not_holding.append(component)
-        depths = ", ".join(f"{r.stimulus_set} {r.peak_depth:.2f}" for r in part.itertuples())
-        notes.append(
-            f"{component}: {order} {'holds' if first['holds_peak'] else 'does not hold'} by "
-            f"peak depth ({depths}; it holds in {p:.0%} of bootstrap resamples)."
-        )
+        between = pairs[pairs["component"] == component]
+        said.setdefault(order_verdict(between, tuple(part["stimulus_set"])), []).append(component)
+    notes = report.hierarchy_sentences(ordered, pairs)
     order = " < ".join(hierarchy["stimulus_set"].drop_duplicates())
-    if not not_holding:
+    holding, rest = said.get("holds", []), [c for k, v in said.items() if k != "holds" for c in v]
+    if holding and not rest:
         clause = f"{order} by peak depth in every component"
     elif not holding:
-        clause = f"{order} does not hold by peak depth in any component"
+        clause = f"{order} is not established by peak depth in any component"
     else:
-        clause = f"{order} by peak depth in {', '.join(holding)}, not in {', '.join(not_holding)}"
+        clause = f"{order} by peak depth in {', '.join(holding)}, not in {', '.join(rest)}"
     return clause, notes
 
 
@@ -201,13 +199,18 @@ def _hierarchy_slide(db, found: _Model, pooling: str, words: _Words, reference) 
     peaks = curves.assign(relative_depth=curves["peak_depth"], score=curves["peak_score"])[
         ["stimulus_set", "component", "relative_depth", "score"]
     ]
-    clause, notes = _order_words(found.tables.get("hierarchy", pd.DataFrame()))
+    clause, notes = _order_words(
+        found.tables.get("hierarchy", pd.DataFrame()), found.tables.get("order", pd.DataFrame())
+    )
+    notes += report.lexical_sentences(found.tables.get("lexical", pd.DataFrame()))
     title = (
         f"{found.name}: {clause}" if clause else f"{found.name}: where each set's decoding peaks"
     )
     caption = _caption(
         [found.measured],
-        "chance (each target normalised, 0 = chance); the order: bootstrap over targets",
+        "chance (each target normalised, 0 = chance); the order: 95 % intervals of the "
+        "peak-depth difference from resampling stimuli (folds when no per-stimulus "
+        "predictions are stored, weaker)",
         words.explain(*COMPONENTS, "normalized"),
     )
     fig = plots.layer_curves(
@@ -376,7 +379,8 @@ def _mean_curve_and_null(db, model: str, row: pd.Series, pooling: str):
 def _double_peak_title(model: str, row: pd.Series, passed: bool, names: str, n: int) -> str:
     where = f"{row['stimulus_set']} · {row['component']} in {model}"
     detail = (
-        f"layers {row['peak1_layer']:.0f} and {row['peak2_layer']:.0f}, valley at "
+        f"the peak at layer {row['peak_layer']:.0f} and a second peak at "
+        f"{row['second_peak_layer']:.0f}, valley at "
         f"{row['valley_layer']:.0f} (dip {row['dip']:.3f}, p = {row['p_value']:.3f})"
     )
     if passed:
@@ -395,8 +399,8 @@ def _mark_double_peak(fig: go.Figure, curve: pd.DataFrame, row: pd.Series, model
     marks = [
         {"layer": int(layer), "kind": kind, "model": model}
         for kind, layer in (
-            ("peak", row["peak1_layer"]),
-            ("peak", row["peak2_layer"]),
+            ("peak", row["peak_layer"]),
+            ("peak", row["second_peak_layer"]),
             ("valley", row["valley_layer"]),
         )
     ]
@@ -482,9 +486,9 @@ def _rho_slide(found: _Model, reference: pd.DataFrame, words: _Words) -> Slide |
     title = _rho_title(found.name, rho)
     caption = _caption(
         [found.measured],
-        "the noise baseline (grey, 95 %): naive ρ of each curve's smooth trend plus fresh "
-        "fold noise (pure noise alone gives -0.5); split-half ρ with one half's differences "
-        "in shuffled layer order",
+        "noise alone (grey, 95 %): flat curves (naive; pure independent noise gives -0.5) "
+        "or flat halves (split-half) whose noise keeps the fold noise's correlation over "
+        "layers and between targets",
         words.explain(*COMPONENTS),
     )
     fig = plots.interval_points(

@@ -146,7 +146,7 @@ def test_rho_sentences_put_the_published_value_beside_ours_and_its_baseline():
             "estimator": ["naive", "split-half"],
             "rho": [-0.41, 0.02],
             "baseline_mean": [-0.45, 0.0],
-            "verdict": ["indistinguishable from noise"] * 2,
+            "verdict": ["no anti-persistence beyond noise"] * 2,
         }
     )
     [sentence] = reference.rho_sentences(reference.load(), persistence, model="m")
