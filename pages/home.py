@@ -68,11 +68,12 @@ else:
         null_band=False,
         significant=None,
         metric="normalized",
-        title=f"{model} · {selection.stimulus_set}: mean over all {n_targets} targets",
+        title=f"{model} · {selection.stimulus_set}: mean over its {n_targets} property targets",
         caption=(
             f"Each target's score normalised (0 = chance, dotted line; 1 = perfect) and "
-            f"averaged over all {n_targets} targets, classifiers and regressions alike; "
-            "band: ± SE over targets.\n" + "; ".join(plots.GLOSSARY[c] for c in COMPONENTS)
+            f"averaged over the {n_targets} property targets, classifiers and regressions "
+            "alike (surface controls such as word frequency left out); band: ± SE over "
+            "targets.\n" + "; ".join(plots.GLOSSARY[c] for c in COMPONENTS)
         ),
         presentation=selection.presentation,
     )

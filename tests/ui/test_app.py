@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.analysis import property_targets
+
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -304,11 +306,13 @@ def test_the_app_opens_on_the_embedded_default_model(app_cache, monkeypatch):
     from core.storage import store
 
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    n = int(re.search(r"mean over all (\d+) targets", spec["layout"]["title"]["text"]).group(1))
+    title = spec["layout"]["title"]["text"]
+    n = int(re.search(r"mean over its (\d+) property targets", title).group(1))
     stored = store.query(
         app_cache / "strata.duckdb", "targets", model="smollm2-135m", stimulus_set="items"
     )
-    assert n == len(stored) > 8  # classifier and regression targets alike
+    # classifier and regression targets alike; controls (word frequency) left out
+    assert n == len(property_targets(stored["target"])) > 8
     assert any(a.get("text") == "chance" for a in spec["layout"]["annotations"])
     assert [s["y0"] for s in spec["layout"]["shapes"]] == [0.0]  # chance of a normalised score
 
