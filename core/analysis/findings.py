@@ -280,5 +280,8 @@ def _in_order(frame: pd.DataFrame, order: tuple[str, ...], *extra: str) -> pd.Da
     }
     columns = [c for c in ("stimulus_set", "component", *extra) if c in frame.columns]
     return frame.sort_values(
-        columns, key=lambda c: rank[c.name](c) if c.name in rank else c, ignore_index=True
+        columns,
+        key=lambda c: rank[c.name](c) if c.name in rank else c,
+        ignore_index=True,
+        kind="stable",  # rows of one component keep their order (pairs: earlier set first)
     )
