@@ -412,8 +412,9 @@ def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) ->
     n_curves = sum(len(m.tables["double_peaks"]) for m in models)
     names = " and ".join(m.name for m in models)
     control = (
-        "the best single-peaked (unimodal) fit plus the same fold noise, the whole "
-        "procedure rerun on 200 simulated curves"
+        "single-peaked curves (the best unimodal fit, drawn dashed, and a flat curve) plus "
+        "the fold noise, correlated over layers as the folds show, the whole procedure "
+        "rerun on 200 simulated curves of each"
     )
     found = _double_peak_candidate(models)
     if found is None:

@@ -122,8 +122,8 @@ def double_peak_sentences(
                 f"{head_}: {row.verdict}: the peak at layer {row.peak_layer:.0f} (depth "
                 f"{row.peak_depth:.2f}) and a second peak at {row.second_peak_layer:.0f} "
                 f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
-                f"{row.dip:.3f} against {row.n_sim:.0f} single-peaked curves plus the fold "
-                f"noise: {_p(row.p_value)}"
+                f"{row.dip:.3f} against single-peaked curves (the unimodal fit and a flat "
+                f"curve, {row.n_sim:.0f} each) plus the fold noise: {_p(row.p_value)}"
                 + (
                     "; one of the two peaks is layer 0, where decoding is closest to the "
                     "token embeddings (see the layer-0 share), not a peak in depth"
