@@ -55,10 +55,20 @@ def cache_path(db: str | Path | None = None) -> Path:
 
 @functools.cache
 def _source_digest(module: str) -> str:
-    """Hash of the module that defines an analysis: editing the code invalidates its entries."""
+    """Hash of the package that defines an analysis: editing its code invalidates its entries.
+
+    The whole package (every ``.py`` beside the module), not the module alone: an analysis
+    calls helpers in sibling modules (``findings`` calls ``peaks``, ``persistence``...), and an
+    edit there must not leave stale results behind.
+    """
     file = getattr(sys.modules.get(module), "__file__", None)
-    data = Path(file).read_bytes() if file else module.encode()
-    return hashlib.sha256(data).hexdigest()[:16]
+    if not file:
+        return hashlib.sha256(module.encode()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for source in sorted(Path(file).parent.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _digest(value, h) -> None:

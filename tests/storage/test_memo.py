@@ -83,3 +83,27 @@ def test_a_garbled_cache_block_is_damage_not_a_busy_file(tmp_path, caplog):
     assert "busy" not in caplog.text
     memo.cached(db, summarise, frame)
     assert len(CALLS) == 2  # computed again once, then read from the rebuilt cache
+
+
+def test_editing_a_sibling_module_invalidates_the_key(tmp_path, monkeypatch):
+    """findings calls peaks, persistence...: an edit in any of them is a new key."""
+    import sys
+    import types
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "main.py").write_text("def f(x):\n    return x\n")
+    (package / "helper.py").write_text("A = 1\n")
+    module = types.ModuleType("pkg_main_for_memo")
+    module.__file__ = str(package / "main.py")
+    monkeypatch.setitem(sys.modules, "pkg_main_for_memo", module)
+
+    def f(frame):
+        return frame
+
+    f.__module__ = "pkg_main_for_memo"
+    frame = pd.DataFrame({"a": [1]})
+    before = memo.key_of(f, (frame,), {})
+    (package / "helper.py").write_text("A = 2\n")
+    memo._source_digest.cache_clear()
+    assert memo.key_of(f, (frame,), {}) != before
