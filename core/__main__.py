@@ -100,8 +100,8 @@ def _config(args, stimuli: str, *, poolings: list[str]):
             folds=args.folds,
             seed=args.seed,
             permutations=args.permutations,
-            svm_null_layers=None if args.svm_null_layers == 0 else args.svm_null_layers,
             half_splits=args.half_splits,
+            device=args.device,
         )
     run_only = {
         name: getattr(args, name)
@@ -284,6 +284,7 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     from core.lm import DEFAULT_MODEL, DTYPES
     from core.names import COMPONENTS, POOLINGS
+    from core.probe import ProbeSettings
 
     top = _Parser(
         prog="python -m core", description="Strata: where in a model's depth meaning lives."
@@ -335,14 +336,20 @@ def parser() -> argparse.ArgumentParser:
     model_options(p, many=True)
     p.add_argument("--db", help="results database (default cache/strata.duckdb)")
     p.add_argument("--label", help="the model's name in the results (default: --model)")
-    p.add_argument("--permutations", type=int, default=20, help="label permutations (null)")
     p.add_argument(
-        "--svm-null-layers",
+        "--permutations",
         type=int,
-        default=3,
-        help="evenly spaced layers whose SVM nulls are refitted (0: every layer)",
+        default=ProbeSettings.permutations,
+        help="null labellings refitted at every layer (p-values per layer)",
     )
-    p.add_argument("--half-splits", type=int, default=1, help="random group halvings")
+    p.add_argument(
+        "--half-splits", type=int, default=ProbeSettings.half_splits, help="random group halvings"
+    )
+    p.add_argument(
+        "--device",
+        default=ProbeSettings.device,
+        help="where the nulls' SVMs are solved: cpu (NumPy), cuda, cuda:N or mps (torch)",
+    )
     p.add_argument("--folds", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=-1, help="probe cells in parallel (-1: all cores)")

@@ -422,6 +422,7 @@ def _store(config, stimuli, pooling, entry, results, probe_key, timings) -> str:
             "half_scores": results.half_scores,
             "targets": targets,
             "folds": folds,
+            "item_predictions": results.predictions,
         },
     )
     return run_id

@@ -80,15 +80,9 @@ with st.form("run"):
     c1, c2, c3 = right.columns(3)
     defaults = ProbeSettings()
     permutations = c1.number_input(
-        "Permutations", 0, 1000, defaults.permutations, help=TERMS["permutations"]
+        "Permutations", 0, 10000, defaults.permutations, help=TERMS["permutations"]
     )
-    svm_null_layers = c2.number_input(
-        "SVM null layers",
-        0,
-        200,
-        defaults.svm_null_layers or 0,
-        help=TERMS["SVM null layers"],
-    )
+    device = c2.text_input("Device", defaults.device, help=TERMS["device"])
     half_splits = c3.number_input(
         "Half splits", 0, 20, defaults.half_splits, help=TERMS["half splits"]
     )
@@ -108,8 +102,8 @@ if submitted:
         try:
             probe = ProbeSettings(
                 permutations=int(permutations),
-                svm_null_layers=int(svm_null_layers) or None,
                 half_splits=int(half_splits),
+                device=device.strip(),
             )
             configs = [
                 RunConfig(

@@ -38,7 +38,7 @@ def build(folder: Path) -> Path:
                         model=model,
                         stimuli=str(csvs[name]),
                         poolings=("mean",),
-                        probe=ProbeSettings(permutations=5, half_splits=2, svm_null_layers=4),
+                        probe=ProbeSettings(permutations=5, half_splits=2),
                         db=str(cache / "strata.duckdb"),
                     )
                 )

@@ -213,7 +213,7 @@ def test_newer_database_is_refused(tmp_path, capsys):
         (["--folds", "1"], "folds=1: cross-validation needs at least 2 folds"),
         (["--permutations", "-1"], "permutations=-1 cannot be negative"),
         (["--half-splits", "-2"], "half_splits=-2 cannot be negative"),
-        (["--svm-null-layers", "-1"], "svm_null_layers=-1 cannot be negative"),
+        (["--device", "gpu"], "device 'gpu' is not one of cpu, cuda, cuda:N, mps"),
         (["--jobs", "0"], "jobs=0: use a positive number, or -1"),
         (["--seed", "-1"], "seed=-1: use a seed of 0 or more"),
         (["--batch-tokens", "0"], "batch_tokens=0 must be at least 1"),

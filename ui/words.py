@@ -19,13 +19,12 @@ TERMS: dict[str, str] = {
     "CV groups": "Cross-validation groups: stimuli that share a word or a relation are kept "
     "in one group, and a group is never split between training and test folds, so a probe "
     "cannot pass by recognising a word it was trained on.",
-    "permutations": "How many times the labels are shuffled (within the CV groups' "
-    "structure) and the probe refitted, to see what score chance alone gives: the "
-    "permutation null drawn as a grey band.",
-    "SVM null layers": "Refitting an SVM on shuffled labels costs as much as the real fit, "
-    "so the permutation null of classifier targets is measured at this many evenly spaced "
-    "layers per component and pooled over layers (0 = at every layer: slower, exact). "
-    "Ridge nulls are nearly free and cover every layer.",
+    "permutations": "How many times the labels are shuffled (within and across the CV "
+    "groups, so the link between stimulus and label is broken) and the probe refitted, at "
+    "every layer: each layer's p-value comes from its own shuffles, and the smallest "
+    "possible one is 1 / (1 + permutations). Their 2.5-97.5 % range is the grey band.",
+    "device": "Where the shuffled labels' SVMs are solved: cpu, or a torch device such as "
+    "cuda, cuda:1 or mps when the machine has one. The real fits always run on the CPU.",
     "half splits": "How many times the CV groups are split at random into two halves, each "
     "probed on its own; the two halves' curves give the split-half anti-persistence "
     "estimator, whose noise does not make it negative. 0 = no split-half estimate.",

@@ -232,7 +232,7 @@ def run_settings(db, *, model: str, pooling: str, stimulus_sets: list[str]) -> p
     -------
     DataFrame
         One row per set that has a stored run: ``stimulus_set``, ``n_items``, ``n_layers``,
-        ``folds``, ``permutations``, ``svm_null_layers``, ``half_splits``.
+        ``folds``, ``permutations``, ``half_splits``.
     """
     rows = []
     for name in stimulus_sets:
@@ -247,7 +247,6 @@ def run_settings(db, *, model: str, pooling: str, stimulus_sets: list[str]) -> p
                 "n_layers": int(run["n_layers"]),
                 "folds": settings.get("folds"),
                 "permutations": settings.get("permutations"),
-                "svm_null_layers": settings.get("svm_null_layers"),
                 "half_splits": settings.get("half_splits"),
             }
         )

@@ -1,4 +1,4 @@
-"""Fold assignment, group-respecting permutations and group halves.
+"""Fold assignment and group halves (the permutation null is in ``permutations.py``).
 
 Everything here is decided once per stimulus set and shared by every layer, component and
 target, so results across layers are comparable and the null curves are coherent.
@@ -50,34 +50,6 @@ def inner_splits(groups: np.ndarray, n_inner: int) -> list[tuple[np.ndarray, np.
     """Inner grouped splits for choosing ridge's alpha (``GroupKFold``, unshuffled, as sklearn)."""
     n_inner = min(n_inner, len(np.unique(groups)))
     return list(GroupKFold(n_splits=n_inner).split(groups, groups=groups))
-
-
-def group_permutations(groups: np.ndarray, *, n_permutations: int, seed: int = 0) -> np.ndarray:
-    """Row permutations that move whole groups onto groups of the same size.
-
-    ``labels[perm[p]]`` is the ``p``-th null labelling: each group receives another group's
-    labels, in row order, so the within-group structure of the labels is kept and only
-    their link to the texts is broken.
-
-    Returns
-    -------
-    ndarray of shape (n_permutations, n_rows)
-    """
-    groups = np.asarray(groups)
-    rng = np.random.default_rng(seed)
-    members: dict[object, np.ndarray] = {}
-    for g in dict.fromkeys(groups.tolist()):
-        members[g] = np.flatnonzero(groups == g)
-    by_size: dict[int, list] = {}
-    for g, rows in members.items():
-        by_size.setdefault(len(rows), []).append(g)
-    out = np.empty((n_permutations, len(groups)), dtype=np.int64)
-    for p in range(n_permutations):
-        for same in by_size.values():
-            shuffled = rng.permutation(len(same))
-            for g, h in zip(same, (same[i] for i in shuffled)):
-                out[p, members[g]] = members[h]
-    return out
 
 
 def group_halves(groups: np.ndarray, *, n_splits: int, seed: int = 0) -> list[np.ndarray]:

@@ -1,98 +1,37 @@
 """The probe grid: every layer × component × target, with folds, nulls and group halves.
 
-A cell is one (component, layer) activation matrix; all its targets, folds, alphas,
-permutations and halves share the cell's fold Gram matrices.  Cells run in parallel through
-joblib, whose backend a user can switch to Ray or Dask (``joblib.parallel_config``).
+A cell is one (component, layer) activation matrix.  Per fold, all of a cell's targets,
+alphas, permutations and halves share the fold's Gram matrix: ridge shares one
+eigendecomposition over every target and permutation, the real SVM fits are libsvm on the
+precomputed kernel, and the permutations' SVMs are solved together
+(:func:`core.probe.solvers.svm_null_predictions`).  Every cell gets the full null: the
+same ``permutations`` at every layer, so every layer's p-value is its own.  Cells run in
+parallel through joblib, whose backend a user can switch to Ray or Dask
+(``joblib.parallel_config``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 
-from core.errors import ConfigError
 from core.probe import metrics
 from core.probe.backends import cluster
-from core.probe.folds import group_halves, group_permutations, outer_folds
-from core.probe.solvers import ridge_fold, standardized_gram, svm_fold
+from core.probe.folds import group_halves, outer_folds
+from core.probe.permutations import label_permutations
+from core.probe.settings import ProbeSettings
+from core.probe.solvers import (
+    Eigen,
+    ridge_fold,
+    standardized_gram,
+    svm_fold,
+    svm_null_predictions,
+)
 from core.stimuli import StimulusSet
-
-DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 7, 9))
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    """Everything that determines probe scores, recorded with every run.
-
-    Attributes
-    ----------
-    n_folds : grouped outer CV folds (the paper's 6).
-    seed : fixes folds, permutations and halves.
-    C : SVM regularisation (the paper's linear SVM, C=1).
-    alphas : ridge grid; alpha is chosen per target by inner grouped CV.
-    inner_folds : inner folds for choosing alpha.
-    permutations : group-respecting label permutations for the null.
-    svm_null_layers : SVM nulls are refitted at this many evenly spaced layers per
-        component (``None``: every layer); ridge nulls are nearly free and cover every
-        layer.  A refitted SVM on permuted labels costs as much as the real fits times
-        ``permutations``, and the null hardly changes with depth, so p-values and null bands
-        pool the permutations over a component's layers (see ``core.probe.summary``).
-    half_splits : random halvings of the groups for split-half statistics (0 = none).
-    """
-
-    folds: int = 6
-    seed: int = 0
-    C: float = 1.0
-    alphas: tuple[float, ...] = DEFAULT_ALPHAS
-    inner_folds: int = 5
-    permutations: int = 20
-    svm_null_layers: int | None = 3
-    half_splits: int = 1
-
-    def __post_init__(self):
-        checks = [
-            (self.folds >= 2, f"folds={self.folds}: cross-validation needs at least 2 folds"),
-            (self.C > 0, f"C={self.C}: the SVM's C must be positive"),
-            (len(self.alphas) > 0 and min(self.alphas) > 0, "ridge alphas must be positive"),
-            (
-                self.inner_folds >= 2,
-                f"inner_folds={self.inner_folds}: choosing alpha needs 2 inner folds",
-            ),
-            (
-                self.permutations >= 0,
-                f"permutations={self.permutations} cannot be negative",
-            ),
-            (
-                self.svm_null_layers is None or self.svm_null_layers >= 0,
-                f"svm_null_layers={self.svm_null_layers} cannot be negative",
-            ),
-            (self.half_splits >= 0, f"half_splits={self.half_splits} cannot be negative"),
-            (self.seed >= 0, f"seed={self.seed}: use a seed of 0 or more"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["alphas"] = list(self.alphas)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ProbeSettings:
-        """Inverse of :meth:`to_dict`; an unknown setting is refused by name."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown probe setting(s): {', '.join(unknown)}")
-        values = dict(data)
-        if "alphas" in values:
-            values["alphas"] = tuple(float(a) for a in values["alphas"])
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -103,16 +42,31 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
+    """Folds, null labellings and halves of a stimulus set, decided once for all cells.
+
+    Attributes
+    ----------
+    targets : list of _Target
+    groups : ndarray of shape (n,)
+    fold : ndarray of int, shape (n,)
+    permutations : ndarray of int, shape (n_permutations, n)
+        ``labels[permutations[p]]`` is the ``p``-th null labelling of every target.
+    halves : list of (rows, fold within those rows)
+    settings : ProbeSettings
+    item_ids : ndarray of str, shape (n,)
+    """
+
     targets: list[_Target]
     groups: np.ndarray
     fold: np.ndarray
-    permutations: np.ndarray  # (n_permutations, n_rows): labels[p] is a null labelling
-    halves: list[tuple[np.ndarray, np.ndarray]]  # (rows, fold id within those rows)
+    permutations: np.ndarray
+    halves: list[tuple[np.ndarray, np.ndarray]]
     settings: ProbeSettings
+    item_ids: np.ndarray
 
 
-def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
+def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> Plan:
     """Folds, permutations and halves for a stimulus set, decided once for all cells."""
     groups = stimuli.groups
     targets = [
@@ -120,7 +74,7 @@ def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
         for t, kind in stimuli.targets.items()
     ]
     fold = outer_folds(groups, n_folds=settings.folds, seed=settings.seed)
-    permutations = group_permutations(
+    permutations = label_permutations(
         groups, n_permutations=settings.permutations, seed=settings.seed + 1
     )
     halves = []
@@ -128,136 +82,261 @@ def make_plan(stimuli: StimulusSet, settings: ProbeSettings) -> _Plan:
         for rows in (np.flatnonzero(mask), np.flatnonzero(~mask)):
             n_folds = min(settings.folds, len(np.unique(groups[rows])))
             halves.append((rows, outer_folds(groups[rows], n_folds=n_folds, seed=settings.seed)))
-    return _Plan(targets, groups, fold, permutations, halves, settings)
+    item_ids = stimuli.frame["item_id"].astype(str).to_numpy()
+    return Plan(targets, groups, fold, permutations, halves, settings, item_ids)
+
+
+class _Collector:
+    """Fold scores, null fold scores and held-out predictions of one CV over some rows."""
+
+    def __init__(self, plan: Plan, n_rows: int, n_folds: int, *, with_null: bool, keep: bool):
+        n_perm = len(plan.permutations) if with_null else 0
+        self.scores = {t.name: {} for t in plan.targets}
+        self.null = {t.name: np.full((n_folds, n_perm), np.nan) for t in plan.targets}
+        self.keep = keep
+        self.pred = {t.name: np.full(n_rows, np.nan) for t in plan.targets} if keep else {}
+        self.decision = {t.name: np.full(n_rows, np.nan) for t in plan.targets} if keep else {}
+
+    def add(self, target: _Target, scores: dict[str, float]) -> None:
+        for metric, value in scores.items():
+            self.scores[target.name].setdefault(metric, []).append(float(value))
+
+    def result(self, plan: Plan) -> dict:
+        out = {}
+        for t in plan.targets:
+            # fold mean of each permutation's scores (NaN where no fold could be fitted)
+            null = self.null[t.name]
+            count = (~np.isnan(null)).sum(axis=0)
+            total = np.nansum(null, axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                null = np.where(count > 0, total / count, np.nan)
+            entry = {
+                "folds": {m: np.asarray(v) for m, v in self.scores[t.name].items()},
+                "null": null,
+            }
+            if self.keep:
+                entry["y_pred"] = self.pred[t.name]
+                entry["decision"] = self.decision[t.name]
+            out[t.name] = entry
+        return out
+
+
+def _ridge_fold(G, train, test, rows, k, eig, plan, targets, out: _Collector, perms) -> None:
+    """Ridge: every target and permutation of a fold in one solve."""
+    settings = plan.settings
+    groups = plan.groups[rows]
+    columns = [t.labels[rows] for t in targets]
+    columns += [t.labels[perms][:, rows].T for t in targets]
+    Y = np.column_stack(columns).astype(np.float64)
+    pred, _ = ridge_fold(
+        G,
+        train,
+        test,
+        Y,
+        groups,
+        alphas=np.asarray(settings.alphas),
+        n_inner=settings.inner_folds,
+        eig=eig,
+        n_exact=len(targets),
+    )
+    scores = metrics.score_all("ridge", Y[test], pred)
+    n_t, n_p = len(targets), len(perms)
+    primary = scores[metrics.PRIMARY["ridge"]]
+    for j, t in enumerate(targets):
+        out.add(t, {metric: values[j] for metric, values in scores.items()})
+        if n_p:
+            out.null[t.name][k] = primary[n_t + j * n_p : n_t + (j + 1) * n_p]
+        if out.keep:
+            out.pred[t.name][test] = pred[:, j]
+            out.decision[t.name][test] = pred[:, j]
+
+
+def _svm_fold(G, train, test, rows, k, plan, targets, out: _Collector, perms) -> None:
+    """SVM: libsvm for the real labels; the permutations of every target solved together."""
+    settings = plan.settings
+    for t in targets:
+        y = t.labels[rows]
+        fitted = svm_fold(G, train, test, y, C=settings.C, decision=out.keep)
+        if fitted is None:
+            out.add(t, dict.fromkeys(metrics.CLASSIFICATION, np.nan))
+            continue
+        pred, decision = fitted
+        scores = metrics.score_all("svm", y[test][:, None], pred[:, None])
+        out.add(t, {metric: values[0] for metric, values in scores.items()})
+        if out.keep:
+            out.pred[t.name][test] = pred
+            out.decision[t.name][test] = decision
+    if not len(perms):
+        return
+    labels = np.column_stack([t.labels[perms][:, rows].T for t in targets])
+    device = None if settings.device == "cpu" else settings.device  # cpu: NumPy
+    pred = svm_null_predictions(G, train, test, labels, C=settings.C, device=device)
+    y_test = labels[test]
+    scores = metrics.balanced_accuracy(y_test, np.where(pred < 0, 0, pred))
+    scores[(pred < 0).any(axis=0)] = np.nan
+    for j, t in enumerate(targets):
+        out.null[t.name][k] = scores[j * len(perms) : (j + 1) * len(perms)]
 
 
 def _cv_scores(
     X: np.ndarray,
     rows: np.ndarray,
     fold: np.ndarray,
-    plan: _Plan,
+    plan: Plan,
     *,
-    ridge_null: bool,
-    svm_null: bool,
+    with_null: bool,
+    keep_predictions: bool = False,
 ) -> dict[str, dict]:
     """Fold scores of every target (and its permutations) over the given rows.
 
-    Returns ``{target: {"folds": {metric: (n_folds,)}, "null": (n_permutations,)}}``; the null is
-    the fold mean of the primary metric under each permutation.
+    Returns
+    -------
+    dict
+        ``{target: {"folds": {metric: (n_folds,)}, "null": (n_permutations,)}}``, the null
+        being the fold mean of the primary metric under each permutation; with
+        ``keep_predictions`` also ``"y_pred"`` and ``"decision"`` of shape (len(rows),).
     """
-    settings = plan.settings
-    groups = plan.groups[rows]
     folds = np.unique(fold)
-    none = np.empty((0, len(plan.groups)), dtype=np.int64)
-    perms = plan.permutations if ridge_null or svm_null else none
-    out: dict[str, dict] = {}
-    fold_scores = {t.name: {} for t in plan.targets}
-    null_folds = {t.name: np.full((len(folds), len(perms)), np.nan) for t in plan.targets}
-    # positions within `rows` of each permuted labelling, restricted to `rows`
+    perms = plan.permutations if with_null else plan.permutations[:0]
+    out = _Collector(plan, len(rows), len(folds), with_null=with_null, keep=keep_predictions)
     ridge_targets = [t for t in plan.targets if t.probe == "ridge"]
     svm_targets = [t for t in plan.targets if t.probe == "svm"]
+    X_rows = np.asarray(X[rows], dtype=np.float64)
     for k in folds:
         train = np.flatnonzero(fold != k)
         test = np.flatnonzero(fold == k)
-        G = standardized_gram(X[rows], train)
+        G = standardized_gram(X_rows, train)
         if ridge_targets:
-            columns = [t.labels[rows] for t in ridge_targets]
-            ridge_perms = perms if ridge_null else none
-            columns += [t.labels[p][rows] for t in ridge_targets for p in ridge_perms]
-            Y = np.column_stack(columns).astype(np.float64)
-            pred, _ = ridge_fold(
-                G,
-                train,
-                test,
-                Y,
-                groups,
-                alphas=np.asarray(settings.alphas),
-                n_inner=settings.inner_folds,
-            )
-            scores = metrics.score_all("ridge", Y[test], pred)
-            n_t = len(ridge_targets)
-            for j, t in enumerate(ridge_targets):
-                for metric, values in scores.items():
-                    fold_scores[t.name].setdefault(metric, []).append(values[j])
-                if ridge_null:
-                    null_cols = slice(n_t + j * len(perms), n_t + (j + 1) * len(perms))
-                    null_folds[t.name][k] = scores[metrics.PRIMARY["ridge"]][null_cols]
-        for t in svm_targets:
-            y = t.labels[rows]
-            pred = svm_fold(G, train, test, y, C=settings.C)
-            scores = (
-                metrics.score_all("svm", y[test][:, None], pred[:, None])
-                if pred is not None
-                else dict.fromkeys(metrics.CLASSIFICATION, np.array([np.nan]))
-            )
-            for metric, values in scores.items():
-                fold_scores[t.name].setdefault(metric, []).append(values[0])
-            for p, perm in enumerate(perms if svm_null else none):
-                y_perm = t.labels[perm][rows]
-                pred = svm_fold(G, train, test, y_perm, C=settings.C)
-                if pred is not None:
-                    null_folds[t.name][k, p] = metrics.balanced_accuracy(
-                        y_perm[test][:, None], pred[:, None]
-                    )[0]
-    for t in plan.targets:
-        has_null = ridge_null if t.probe == "ridge" else svm_null
-        with np.errstate(invalid="ignore"):
-            null = np.nanmean(null_folds[t.name], axis=0) if has_null else np.empty(0)
-        out[t.name] = {
-            "folds": {m: np.asarray(v) for m, v in fold_scores[t.name].items()},
-            "null": null,
-        }
-    return out
+            eig = Eigen.of(G[np.ix_(train, train)])
+            _ridge_fold(G, train, test, rows, k, eig, plan, ridge_targets, out, perms)
+        if svm_targets:
+            _svm_fold(G, train, test, rows, k, plan, svm_targets, out, perms)
+    return out.result(plan)
 
 
-def null_layers(n_layers: int, settings: ProbeSettings) -> list[int]:
-    """The layers whose SVM nulls are refitted: evenly spaced, both ends included."""
-    k = settings.svm_null_layers
-    if k is None or k >= n_layers:
-        return list(range(n_layers))
-    if k <= 0 or settings.permutations == 0:
-        return []
-    return sorted({int(np.rint(x)) for x in np.linspace(0, n_layers - 1, k)})
+def probe_cell(X: np.ndarray, plan: Plan) -> dict:
+    """All probes of one (component, layer) activation matrix.
 
+    Parameters
+    ----------
+    X : ndarray of shape (n_items, d_model)
+    plan : Plan
 
-def probe_cell(X: np.ndarray, plan: _Plan, *, svm_null: bool = True) -> dict:
-    """All probes of one (component, layer) activation matrix ``X`` of shape (n, d)."""
+    Returns
+    -------
+    dict
+        ``{"full": {target: {"folds", "null", "y_pred", "decision"}}, "halves": [...]}``:
+        the full CV with its nulls and held-out predictions, and one plain CV per half.
+    """
     all_rows = np.arange(len(plan.groups))
     with_null = plan.settings.permutations > 0
-    full = _cv_scores(
-        X, all_rows, plan.fold, plan, ridge_null=with_null, svm_null=with_null and svm_null
-    )
+    full = _cv_scores(X, all_rows, plan.fold, plan, with_null=with_null, keep_predictions=True)
     halves = [
-        _cv_scores(X, rows, fold, plan, ridge_null=False, svm_null=False)
-        for rows, fold in plan.halves
+        _cv_scores(X, rows, fold, plan, with_null=False) for rows, fold in plan.halves
     ]
     return {"full": full, "halves": halves}
 
 
 @dataclass
 class ProbeResults:
-    """Long tables of one probe run (see ``core.store`` for their columns)."""
+    """Long tables of one probe run (see ``core.storage.store`` for their columns).
+
+    Attributes
+    ----------
+    fold_scores : DataFrame
+        target, component, layer, metric, fold, score.
+    null_scores : DataFrame
+        target, component, layer, metric, perm, score (fold mean under permutation ``perm``).
+    half_scores : DataFrame
+        target, component, layer, metric, split, half, score.
+    predictions : DataFrame
+        target, component, layer, item_id, fold, y_true, y_pred, decision: every stimulus's
+        held-out prediction from the real fits (``item_predictions``).
+    targets : DataFrame
+    folds : ndarray of int, shape (n_items,)
+    settings : ProbeSettings
+    """
 
     fold_scores: pd.DataFrame
     null_scores: pd.DataFrame
     half_scores: pd.DataFrame
+    predictions: pd.DataFrame
     targets: pd.DataFrame
     folds: np.ndarray
     settings: ProbeSettings
     extra: dict = field(default_factory=dict)
 
 
-def _tables(cells: dict[tuple[str, int], dict], plan: _Plan) -> ProbeResults:
-    fold_rows, null_rows, half_rows = [], [], []
+def _target_table(plan: Plan) -> pd.DataFrame:
+    rows = []
+    for t in plan.targets:
+        svm = t.probe == "svm"
+        rows.append(
+            {
+                "target": t.name,
+                "probe": t.probe,
+                "n_classes": len(np.unique(t.labels)) if svm else 0,
+                "chance_balanced_accuracy": metrics.chance("balanced_accuracy", t.labels)
+                if svm
+                else np.nan,
+                "chance_accuracy": metrics.chance("accuracy", t.labels) if svm else np.nan,
+                "positive_rate": float(np.mean(t.labels == 1))
+                if svm and len(np.unique(t.labels)) == 2
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _prediction_table(cells: dict[tuple[str, int], dict], plan: Plan) -> pd.DataFrame:
+    """One row per (target, component, layer, item): the held-out prediction of the real fit."""
+    n = len(plan.item_ids)
+    parts = []
+    for (component, layer), result in cells.items():
+        for t in plan.targets:
+            res = result["full"][t.name]
+            if "y_pred" not in res:
+                continue
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "target": t.name,
+                        "component": component,
+                        "layer": np.full(n, layer, dtype=np.int32),
+                        "item_id": plan.item_ids,
+                        "fold": plan.fold.astype(np.int32),
+                        "y_true": t.labels.astype(np.float64),
+                        "y_pred": res["y_pred"],
+                        "decision": res["decision"],
+                    }
+                )
+            )
+    columns = ["target", "component", "layer", "item_id", "fold", "y_true", "y_pred", "decision"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _tables(cells: dict[tuple[str, int], dict], plan: Plan) -> ProbeResults:
+    fold_rows, null_parts, half_rows = [], [], []
     kinds = {t.name: t.probe for t in plan.targets}
     for (component, layer), result in cells.items():
         for target, res in result["full"].items():
             for metric, values in res["folds"].items():
                 for k, value in enumerate(values):
                     fold_rows.append((target, component, layer, metric, k, float(value)))
-            metric = metrics.PRIMARY[kinds[target]]
-            for p, value in enumerate(res["null"]):
-                null_rows.append((target, component, layer, metric, p, float(value)))
+            null = np.asarray(res["null"], dtype=float)
+            if len(null):
+                null_parts.append(
+                    pd.DataFrame(
+                        {
+                            "target": target,
+                            "component": component,
+                            "layer": layer,
+                            "metric": metrics.PRIMARY[kinds[target]],
+                            "perm": np.arange(len(null)),
+                            "score": null,
+                        }
+                    )
+                )
         for h, half in enumerate(result["halves"]):
             for target, res in half.items():
                 metric = metrics.PRIMARY[kinds[target]]
@@ -265,30 +344,17 @@ def _tables(cells: dict[tuple[str, int], dict], plan: _Plan) -> ProbeResults:
                     value = float(np.nanmean(res["folds"][metric]))
                 half_rows.append((target, component, layer, metric, h // 2, h % 2, value))
     keys = ["target", "component", "layer", "metric"]
-    targets = pd.DataFrame(
-        [
-            {
-                "target": t.name,
-                "probe": t.probe,
-                "n_classes": 0 if t.probe == "ridge" else len(np.unique(t.labels)),
-                "chance_balanced_accuracy": metrics.chance("balanced_accuracy", t.labels)
-                if t.probe == "svm"
-                else np.nan,
-                "chance_accuracy": metrics.chance("accuracy", t.labels)
-                if t.probe == "svm"
-                else np.nan,
-                "positive_rate": float(np.mean(t.labels == 1))
-                if t.probe == "svm" and len(np.unique(t.labels)) == 2
-                else np.nan,
-            }
-            for t in plan.targets
-        ]
+    null_scores = (
+        pd.concat(null_parts, ignore_index=True)
+        if null_parts
+        else pd.DataFrame(columns=[*keys, "perm", "score"])
     )
     return ProbeResults(
         fold_scores=pd.DataFrame(fold_rows, columns=[*keys, "fold", "score"]),
-        null_scores=pd.DataFrame(null_rows, columns=[*keys, "perm", "score"]),
+        null_scores=null_scores,
         half_scores=pd.DataFrame(half_rows, columns=[*keys, "split", "half", "score"]),
-        targets=targets,
+        predictions=_prediction_table(cells, plan),
+        targets=_target_table(plan),
         folds=plan.fold,
         settings=plan.settings,
     )
@@ -321,19 +387,18 @@ def probe_grid(
     on_cell : callable, optional
         Called as ``on_cell(cell, result, n_done, n_cells)`` when a cell finishes, to keep
         it (resume) and report progress.
+
+    Returns
+    -------
+    ProbeResults
     """
     settings = settings or ProbeSettings()
     plan = make_plan(stimuli, settings)
     cells = [(c, layer) for c, acts in activations.items() for layer in range(acts.shape[1])]
     results: dict[tuple[str, int], dict] = {c: done[c] for c in cells if done and c in done}
     todo = [cell for cell in cells if cell not in results]
-    n_layers = {c: acts.shape[1] for c, acts in activations.items()}
     jobs = (
-        delayed(probe_cell)(
-            np.asarray(activations[c][:, layer, :], dtype=np.float32),
-            plan,
-            svm_null=layer in null_layers(n_layers[c], settings),
-        )
+        delayed(probe_cell)(np.asarray(activations[c][:, layer, :], dtype=np.float32), plan)
         for c, layer in todo
     )
     with (

@@ -20,8 +20,26 @@ def accuracy(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Mean recall over the classes present in each column of ``y``."""
+    """Mean recall over the classes present in each column of ``y``.
+
+    Parameters
+    ----------
+    y, pred : ndarray of shape (n,) or (n, n_columns)
+        Class codes (non-negative integers for the vectorised path).
+
+    Returns
+    -------
+    ndarray of shape (n_columns,)
+    """
     y, pred = np.atleast_2d(y.T).T, np.atleast_2d(pred.T).T
+    if y.size and np.issubdtype(y.dtype, np.integer) and y.min() >= 0:
+        classes = np.arange(int(y.max()) + 1)
+        truth = y[None, :, :] == classes[:, None, None]  # (k, n, t)
+        count = truth.sum(axis=1)
+        hits = (truth & (pred[None, :, :] == classes[:, None, None])).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recall = hits / count
+        return np.nanmean(np.where(count > 0, recall, np.nan), axis=0)
     out = np.empty(y.shape[1])
     for j in range(y.shape[1]):
         classes = np.unique(y[:, j])

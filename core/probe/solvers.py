@@ -1,20 +1,26 @@
 """Probe solvers in kernel form: one Gram matrix per fold serves every target and null.
 
-Stimuli are few and activations wide (n << d), so everything is done on the
-``(n, n)`` Gram matrix of the fold-standardised features instead of the ``(n, d)`` data:
+Stimuli are few and activations wide (n << d), so everything is done on the ``(n, n)``
+Gram matrix of the fold-standardised features instead of the ``(n, d)`` data:
 
-- the SVM is ``SVC(kernel="precomputed")`` on that Gram matrix, which is exactly
-  ``StandardScaler`` + ``SVC(kernel="linear")`` refitted per fold;
-- ridge is solved in its dual: one eigendecomposition of the centred training kernel
-  serves every alpha and every label column, permuted labels included, and the inner
-  grouped CV that picks alpha centres its kernels from the same matrix.
+- the real SVM fits are ``SVC(kernel="precomputed")`` on that Gram matrix, which is exactly
+  ``StandardScaler`` + ``SVC(kernel="linear")`` refitted per fold; the permuted labels'
+  SVMs are solved all at once by :mod:`core.probe.dual_svm` (:func:`svm_null_predictions`);
+- ridge is solved in its dual: one eigendecomposition of the (already centred) training
+  kernel serves every alpha and every label column, permuted labels included, and the
+  inner grouped CV that picks alpha reuses it through the exact block-deletion identity
+  of penalised least squares (no inner refits).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.linalg
 from sklearn.svm import SVC
 
+from core.probe import dual_svm
 from core.probe.folds import inner_splits
 
 
@@ -31,6 +37,7 @@ def standardized_gram(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n_samples, n_samples), float64
+        Its training block is centred (rows and columns sum to zero) up to rounding.
     """
     X = np.asarray(X, dtype=np.float64)
     mean = X[train].mean(axis=0)
@@ -40,45 +47,81 @@ def standardized_gram(X: np.ndarray, train: np.ndarray) -> np.ndarray:
     return Z @ Z.T
 
 
-def _centre(G: np.ndarray, fit: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel of ``fit`` rows centred on their own mean, and of ``rows`` against them."""
-    K = G[np.ix_(fit, fit)]
-    col = K.mean(axis=0)
-    total = col.mean()
-    Kc = K - col[:, None] - col[None, :] + total
-    cross = G[np.ix_(rows, fit)]
-    cross_c = cross - cross.mean(axis=1, keepdims=True) - col[None, :] + total
-    return Kc, cross_c
+@dataclass(frozen=True)
+class Eigen:
+    """Eigendecomposition of a fold's training kernel, shared by every ridge column.
+
+    Attributes
+    ----------
+    values : ndarray of shape (m,), clipped at 0
+    vectors : ndarray of shape (m, m)
+    """
+
+    values: np.ndarray
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, K: np.ndarray) -> Eigen:
+        values, vectors = np.linalg.eigh(K)
+        return cls(np.clip(values, 0.0, None), vectors)
 
 
-def _dual_predictions(
-    G: np.ndarray, fit: np.ndarray, rows: np.ndarray, Y: np.ndarray, alphas: np.ndarray
+def _inner_r2(
+    eig: Eigen,
+    Z: np.ndarray,
+    Yc: np.ndarray,
+    blocks: list[np.ndarray],
+    alphas: np.ndarray,
+    dtype=np.float64,
 ) -> np.ndarray:
-    """Ridge predictions for ``rows`` from a fit on ``fit``, for every alpha and column.
+    """Mean held-out R² of every alpha and column over the inner grouped splits.
+
+    For ridge with an unpenalised intercept the hat matrix of the training rows is
+    ``H = 11ᵀ/m + V diag(λ/(λ+α)) Vᵀ``, and the residuals of block ``B`` left out of the
+    fit are exactly ``(I − H_BB)⁻¹ (y_B − ŷ_B)``, with full-fit residuals
+    ``V diag(α/(λ+α)) Vᵀ y_c``: the inner CV costs one matrix product per alpha and no
+    refit (the identity of leave-block-out for penalised least squares).
+
+    Parameters
+    ----------
+    eig : Eigen
+        Of the training kernel, shape (m,) and (m, m).
+    Z : ndarray of shape (m, n_columns)
+        ``Vᵀ y_c``.
+    Yc : ndarray of shape (m, n_columns)
+        Centred training labels.
+    blocks : list of ndarray of int
+        Held-out rows of each inner split.
+    alphas : ndarray of shape (n_alphas,)
+    dtype : numpy dtype, default=float64
+        Precision of the products (float32 is used for permuted labels).
 
     Returns
     -------
-    ndarray of shape (n_alphas, len(rows), n_columns)
+    ndarray of shape (n_alphas, n_columns)
     """
-    Kc, cross = _centre(G, fit, rows)
-    eigval, eigvec = np.linalg.eigh(Kc)
-    eigval = np.clip(eigval, 0.0, None)
-    y_mean = Y[fit].mean(axis=0)
-    Z = eigvec.T @ (Y[fit] - y_mean)  # (m, t)
-    A = cross @ eigvec  # (r, m)
-    out = np.empty((len(alphas), len(rows), Y.shape[1]))
+    lam, V = eig.values, eig.vectors
+    m = len(lam)
+    Vd, Zd = V.astype(dtype, copy=False), Z.astype(dtype, copy=False)
+    out = np.zeros((len(alphas), Z.shape[1]))
+    ss_tot = []
+    for B in blocks:
+        yB = Yc[B]
+        ss_tot.append(((yB - yB.mean(axis=0)) ** 2).sum(axis=0))
     for a, alpha in enumerate(alphas):
-        out[a] = A @ (Z / (eigval + alpha)[:, None]) + y_mean
-    return out
-
-
-def _r2_columns(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """``r2_score`` per column over the last two axes, as GridSearchCV's scorer gives it."""
-    ss_res = ((y - pred) ** 2).sum(axis=-2)
-    ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = 1 - ss_res / ss_tot
-    return np.where(ss_tot == 0, np.where(ss_res == 0, 1.0, 0.0), out)
+        resid = Vd @ (Zd * (alpha / (lam + alpha)).astype(dtype)[:, None])  # (m, t)
+        shrink = lam / (lam + alpha)
+        for B, total in zip(blocks, ss_tot):
+            VB = V[B]
+            I_minus_H = np.eye(len(B)) - 1.0 / m - (VB * shrink) @ VB.T
+            held_out = scipy.linalg.solve(
+                I_minus_H.astype(dtype), resid[B], assume_a="pos", check_finite=False
+            )
+            ss_res = (held_out.astype(np.float64) ** 2).sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = 1 - ss_res / total
+            out[a] += np.where(total == 0, np.where(ss_res == 0, 1.0, 0.0), r2)
+    return out / len(blocks)
 
 
 def ridge_fold(
@@ -90,6 +133,8 @@ def ridge_fold(
     *,
     alphas: np.ndarray,
     n_inner: int = 5,
+    eig: Eigen | None = None,
+    n_exact: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out ridge predictions with alpha chosen per column by inner grouped CV.
 
@@ -100,33 +145,192 @@ def ridge_fold(
     ----------
     G : ndarray of shape (n, n)
         :func:`standardized_gram` of this fold.
+    train, test : ndarray of int
     Y : ndarray of shape (n, n_columns)
-        Label columns (a target and its permutations).
+        Label columns (targets and their permutations).
+    groups : ndarray of shape (n,)
+    alphas : ndarray of shape (n_alphas,)
+    n_inner : int, default=5
+    eig : Eigen, optional
+        Decomposition of ``G[train][:, train]`` when the caller already has it.
+    n_exact : int, optional
+        Only the first ``n_exact`` columns (the real labels) choose alpha in float64; the
+        others (permuted labels) in float32, twice as fast.  Default: all in float64.
 
     Returns
     -------
     predictions : ndarray of shape (len(test), n_columns)
     best : ndarray of int, shape (n_columns,)
-        Index of the chosen alpha per column.
+        Index of the chosen alpha per column (the first of ties, as ``GridSearchCV``).
     """
     alphas = np.asarray(alphas, dtype=np.float64)
-    inner_scores = np.zeros((len(alphas), Y.shape[1]))
-    splits = inner_splits(groups[train], n_inner)
-    for inner_train, inner_test in splits:
-        fit, rows = train[inner_train], train[inner_test]
-        pred = _dual_predictions(G, fit, rows, Y, alphas)
-        inner_scores += _r2_columns(Y[rows], pred)
-    best = np.argmax(inner_scores / len(splits), axis=0)  # first of ties, as GridSearchCV
-    pred = _dual_predictions(G, train, test, Y, alphas)
-    return pred[best, :, np.arange(Y.shape[1])].T, best
+    eig = eig or Eigen.of(G[np.ix_(train, train)])
+    y_mean = Y[train].mean(axis=0)
+    Yc = Y[train] - y_mean
+    Z = eig.vectors.T @ Yc  # (m, t)
+    blocks = [held for _, held in inner_splits(groups[train], n_inner)]
+    n_exact = Y.shape[1] if n_exact is None else n_exact
+    scores = np.empty((len(alphas), Y.shape[1]))
+    scores[:, :n_exact] = _inner_r2(eig, Z[:, :n_exact], Yc[:, :n_exact], blocks, alphas)
+    if n_exact < Y.shape[1]:
+        rest = slice(n_exact, None)
+        scores[:, rest] = _inner_r2(eig, Z[:, rest], Yc[:, rest], blocks, alphas, np.float32)
+    best = np.argmax(scores, axis=0)
+    A = G[np.ix_(test, train)] @ eig.vectors  # (r, m)
+    pred = np.empty((len(test), Y.shape[1]))
+    for a in np.unique(best):
+        cols = np.flatnonzero(best == a)
+        pred[:, cols] = A @ (Z[:, cols] / (eig.values + alphas[a])[:, None]) + y_mean[cols]
+    return pred, best
 
 
 def svm_fold(
-    G: np.ndarray, train: np.ndarray, test: np.ndarray, y: np.ndarray, *, C: float = 1.0
-) -> np.ndarray | None:
-    """Held-out SVM predictions (``None`` when the training rows hold a single class)."""
-    if len(np.unique(y[train])) < 2:
+    G: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    y: np.ndarray,
+    *,
+    C: float = 1.0,
+    decision: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Held-out predictions and decision values of libsvm (``None``: one training class).
+
+    Parameters
+    ----------
+    G : ndarray of shape (n, n)
+    train, test : ndarray of int
+    y : ndarray of int, shape (n,)
+        Class codes.
+    C : float, default=1.0
+    decision : bool, default=True
+        Also return decision values (else ``None`` in their place).
+
+    Returns
+    -------
+    predictions : ndarray of int, shape (len(test),)
+    decision : ndarray of shape (len(test),)
+        Binary targets: ``decision_function`` (positive: the larger class code).
+        Multi-class targets: the margin of the true class, its one-vs-rest-shaped decision
+        value (``decision_function``: votes plus a confidence below 1/2) minus the largest
+        of the other classes' (positive when the true class wins the vote outright);
+        NaN for a test row whose class is absent from the training rows.
+    """
+    classes = np.unique(y[train])
+    if len(classes) < 2:
         return None
     model = SVC(kernel="precomputed", C=C)
     model.fit(G[np.ix_(train, train)], y[train])
-    return model.predict(G[np.ix_(test, train)])
+    cross = G[np.ix_(test, train)]
+    if len(classes) == 2 and decision:
+        # libsvm votes for the first class when its own decision value (the negative of
+        # scikit-learn's) is > 0: the same prediction as model.predict, one call fewer
+        scores = model.decision_function(cross)
+        return np.where(scores < 0, classes[0], classes[1]), scores
+    pred = model.predict(cross)
+    if not decision:
+        return pred, None
+    scores = model.decision_function(cross)
+    where = np.minimum(np.searchsorted(classes, y[test]), len(classes) - 1)
+    known = classes[where] == y[test]
+    rows = np.arange(len(test))
+    own = scores[rows, where]
+    others = scores.copy()
+    others[rows, where] = -np.inf
+    return pred, np.where(known, own - others.max(axis=1), np.nan)
+
+
+def ovo_columns(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Binary problems of libsvm's one-vs-one scheme for many label columns.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_columns, m)
+        Class codes of the training rows, one labelling per row of the array.
+
+    Returns
+    -------
+    Y : ndarray of shape (n_problems, m)
+        +1 for the first class of a pair, -1 for the second, 0 for rows of other classes.
+    pairs : ndarray of int, shape (n_problems, 3)
+        (column, first class, second class) of each problem; a column with a single
+        training class has none.
+    """
+    n_cols, m = labels.shape
+    n_classes = int(labels.max()) + 1 if labels.size else 0
+    present = np.zeros((n_cols, n_classes), dtype=bool)
+    present[np.arange(n_cols)[:, None], labels] = True
+    Y, pairs = [], []
+    for a in range(n_classes):
+        for b in range(a + 1, n_classes):
+            cols = np.flatnonzero(present[:, a] & present[:, b])
+            if len(cols):
+                block = labels[cols]
+                Y.append((block == a).astype(np.float64) - (block == b))
+                pairs.append(np.column_stack([cols, np.full(len(cols), a), np.full(len(cols), b)]))
+    if not Y:
+        return np.empty((0, m)), np.empty((0, 3), dtype=np.int64)
+    return np.concatenate(Y), np.concatenate(pairs).astype(np.int64)
+
+
+def svm_null_predictions(
+    G: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    labels: np.ndarray,
+    *,
+    C: float = 1.0,
+    device: str | None = None,
+) -> np.ndarray:
+    """Held-out SVM predictions for many labellings at once (the permutation nulls).
+
+    Every column is ``SVC(kernel="precomputed", C)`` on the same fold, solved together by
+    :func:`core.probe.dual_svm.solve`; multi-class columns vote over their one-vs-one
+    problems with libsvm's rule (a tie goes to the smaller class code).
+
+    Parameters
+    ----------
+    G : ndarray of shape (n, n)
+    train, test : ndarray of int
+    labels : ndarray of int, shape (n, n_columns)
+    C : float, default=1.0
+    device : str, optional
+        None solves with NumPy; a torch device (``"cuda"``, ``"cuda:1"``, ``"mps"``,
+        ``"cpu"``) with torch there.
+
+    Returns
+    -------
+    ndarray of int, shape (len(test), n_columns)
+        -1 for a column whose training rows hold a single class.
+    """
+    Y, pairs = ovo_columns(labels[train].T)
+    out = np.full((len(test), labels.shape[1]), -1, dtype=np.int64)
+    if not len(pairs):
+        return out
+    K = G[np.ix_(train, train)]
+    if device is not None:
+        import torch
+
+        solution = dual_svm.solve(
+            torch.as_tensor(K, device=device), torch.as_tensor(Y, device=device), C=C
+        )
+    else:
+        solution = dual_svm.solve(K, Y, C=C)
+    cross = G[np.ix_(test, train)]
+    decision = cross @ solution.beta.T + solution.bias  # (r, n_problems)
+    for j in np.flatnonzero(~solution.converged):  # rare: libsvm for what did not converge
+        rows = np.flatnonzero(Y[j] != 0)
+        model = SVC(kernel="precomputed", C=C).fit(K[np.ix_(rows, rows)], Y[j, rows])
+        decision[:, j] = model.decision_function(cross[:, rows])
+    column, first, second = pairs.T
+    wins = decision > 0
+    if len(np.unique(column)) == len(column):  # binary columns: one problem each
+        out[:, column] = np.where(wins, first, second)
+        return out
+    n_classes = int(labels.max()) + 1
+    votes = np.zeros((labels.shape[1], len(test), n_classes), dtype=np.int64)
+    rows = np.arange(len(test))[:, None]
+    np.add.at(votes, (column[None, :], rows, np.where(wins, first, second)), 1)
+    has_problem = np.zeros(labels.shape[1], dtype=bool)
+    has_problem[column] = True
+    out[:, has_problem] = votes[has_problem].argmax(axis=2).T
+    return out

@@ -9,17 +9,51 @@ from core.probe.grid import ProbeResults
 from core.probe.metrics import CLASSIFICATION, PRIMARY
 
 KEYS = ["target", "component", "layer", "metric"]
+NULL_COLUMNS = ("null_mean", "null_sd", "null_lo", "null_hi", "p_value")
+
+
+def _null_stats(null: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: null mean, SD, 2.5/97.5 percentiles, draws and the permutation p-value.
+
+    ``p = (1 + #{null ≥ score}) / (1 + n_null)`` from that cell's own permutations
+    (Phipson & Smyth 2010: never 0, exact for a permutation test).
+    """
+    merged = null.merge(scores[[*KEYS, "score"]].rename(columns={"score": "real"}), on=KEYS)
+    merged = merged[merged["score"].notna()]
+    merged["exceeds"] = merged["score"] >= merged["real"] - 1e-12  # ties count as exceeding
+    stats = (
+        merged.groupby(KEYS, sort=False)
+        .agg(
+            null_mean=("score", "mean"),
+            null_sd=("score", "std"),
+            null_lo=("score", lambda s: s.quantile(0.025)),
+            null_hi=("score", lambda s: s.quantile(0.975)),
+            n_null=("score", "count"),
+            n_exceed=("exceeds", "sum"),
+        )
+        .reset_index()
+    )
+    stats["p_value"] = (1 + stats.pop("n_exceed")) / (1 + stats["n_null"])
+    return stats
 
 
 def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
     """One row per target × component × layer × metric.
 
     ``score`` is the mean over folds and ``score_se`` its standard error (fold SD / √k).
-    The null columns (mean, SD, 2.5 and 97.5 percentiles) and the permutation p-value,
-    ``(1 + #{null ≥ score}) / (1 + n_null)``, are filled for each probe's primary metric.
-    The null pools the permutations of every layer of the component where they were fitted
-    (``n_null`` draws): permuted labels carry no layer-specific information, and the
-    pooled null gives p-values fine enough for a correction across layers.
+    For each probe's primary metric, the null columns (mean, SD, 2.5 and 97.5 percentiles,
+    ``n_null`` draws) and the p-value come from that cell's own permutations: nothing is
+    pooled across layers, whose null distributions may differ.
+
+    Parameters
+    ----------
+    results : ProbeResults
+    n_layers : int
+
+    Returns
+    -------
+    DataFrame
+        Columns of ``probe_scores`` except the result key and ``run_id``.
     """
     folds = results.fold_scores
     grouped = folds.groupby(KEYS, sort=False)["score"]
@@ -42,32 +76,12 @@ def summarize(results: ProbeResults, *, n_layers: int) -> pd.DataFrame:
 
     out["chance"] = [chance(r) for r in out.itertuples()]
     null = results.null_scores
-    pooled = ["target", "component", "metric"]
     if len(null):
-        stats = (
-            null.groupby(pooled, sort=False)["score"]
-            .agg(
-                null_mean="mean",
-                null_sd="std",
-                null_lo=lambda s: s.quantile(0.025),
-                null_hi=lambda s: s.quantile(0.975),
-                n_null="count",
-            )
-            .reset_index()
-        )
-        draws = {key: np.sort(g.to_numpy()) for key, g in null.groupby(pooled)["score"]}
-        out = out.merge(stats, on=pooled, how="left")
-
-        def p_value(row) -> float:
-            values = draws.get((row.target, row.component, row.metric))
-            if values is None or np.isnan(row.score):
-                return np.nan
-            exceed = len(values) - np.searchsorted(values, row.score, side="left")
-            return (1 + exceed) / (1 + len(values))
-
-        out["p_value"] = [p_value(r) for r in out.itertuples()]
+        out = out.merge(_null_stats(null, out), on=KEYS, how="left")
+        out["n_null"] = out["n_null"].fillna(0).astype(int)
+        out.loc[out["score"].isna(), "p_value"] = np.nan
     else:
-        for column in ("null_mean", "null_sd", "null_lo", "null_hi", "p_value"):
+        for column in NULL_COLUMNS:
             out[column] = np.nan
         out["n_null"] = 0
     out["n_perm"] = results.settings.permutations

@@ -1,4 +1,4 @@
-"""Folds, permutations and halves: groups kept whole, deterministic."""
+"""Folds and halves: groups kept whole, deterministic."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from core.probe import (
     FoldError,
     group_halves,
-    group_permutations,
     outer_folds,
 )
 
@@ -22,19 +21,6 @@ def test_folds_keep_groups_whole_and_are_deterministic():
     assert set(fold) == set(range(6))
     with pytest.raises(FoldError, match="only 5 distinct groups; grouped 6-fold CV"):
         outer_folds(groups[:15], n_folds=6)
-
-
-def test_permutations_move_whole_groups():
-    groups = np.array(list("aabbbccdddee"))
-    labels = np.arange(len(groups))
-    for perm in group_permutations(groups, n_permutations=20, seed=0):
-        assert sorted(perm) == list(range(len(groups)))
-        for g in np.unique(groups):
-            moved = labels[perm][groups == g]
-            source = groups[moved]
-            assert len(set(source)) == 1  # one group's labels, kept together, in order
-            assert (groups == source[0]).sum() == (groups == g).sum()
-            assert list(moved) == sorted(moved)
 
 
 def test_halves_split_groups_in_two():
