@@ -34,3 +34,34 @@ def test_second_run_does_not_load_the_model(tmp_path, monkeypatch):
     (tmp_path / "r.duckdb").unlink()
     third = pipeline.run(config)
     assert not third.loaded_model and third.probed == ["mean"]
+
+
+@pytest.mark.slow
+def test_item_predictions_are_stored_and_a_resumed_run_stores_the_same_rows(tmp_path):
+    """Per-stimulus predictions reach ``item_predictions``; a run that reads its finished
+    cells back (a resumed run) writes the same rows as the run that computed them."""
+    import shutil
+
+    from core import pipeline
+    from core.config import RunConfig
+    from core.probe import ProbeSettings
+    from core.storage import store
+
+    csv = subset_csv(tmp_path, n=24)
+    db = tmp_path / "r.duckdb"
+    config = RunConfig(
+        model="smollm2-135m",
+        stimuli=str(csv),
+        db=str(db),
+        probe=ProbeSettings(permutations=3, half_splits=0, folds=6),
+        components=("resid_pre",),
+    )
+    pipeline.run(config)
+    keys = ["target", "component", "layer", "item_id"]
+    first = store.query(db, "item_predictions").sort_values(keys, ignore_index=True)
+    n_targets = first["target"].nunique()
+    assert len(first) == 24 * n_targets * first["layer"].nunique()
+    shutil.move(db, tmp_path / "first.duckdb")
+    pipeline.run(config)  # every cell read back from disk
+    second = store.query(db, "item_predictions").sort_values(keys, ignore_index=True)
+    assert first.equals(second)
