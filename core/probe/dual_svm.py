@@ -187,7 +187,6 @@ def solve(
         ``beta`` of shape (n_columns, m) and ``bias`` of shape (n_columns,), as NumPy arrays.
     """
     ops = _Ops(K)
-    xp = ops.xp
     work = ops.dtype(dtype)
     K64 = ops.asarray(K, ops.dtype("float64"))
     Y64 = ops.asarray(Y, ops.dtype("float64"))
@@ -249,7 +248,7 @@ class _State:
 
     def step(self, M, rho: float):
         """One Anderson-accelerated Douglas-Rachford step; returns (p, r, γ) of this step."""
-        ops, xp = self.ops, self.ops.xp
+        ops = self.ops
         p, r, w = self.p, self.r, self.w
         ops.clip_into(w, self.lo, self.hi, p)  # the box projection
         r[...] = p
@@ -265,12 +264,8 @@ class _State:
             self.dG[:, s] = g - self.g_prev
             self.dF[:, s] = f - self.f_prev
             self.n_hist = min(self.n_hist + 1, MEMORY)
-        if self.n_hist:
-            w = f - self._anderson(g)
-        else:
-            w = f
+        self.w = f - self._anderson(g) if self.n_hist else f
         self.g_prev, self.f_prev = g, f
-        self.w = w
         return p, r, gamma
 
     def _anderson(self, g):
@@ -302,7 +297,6 @@ class _State:
             self.dF[bad] = 0
             self.gram[bad] = 0
         return ops.combine(dF, ops.cast(coef, g.dtype))
-
 
     def beta(self, p, rows: np.ndarray) -> np.ndarray:
         """β = d ∘ γ of finished columns, exactly on the box where γ sits on it."""

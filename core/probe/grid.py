@@ -231,9 +231,7 @@ def probe_cell(X: np.ndarray, plan: Plan) -> dict:
     all_rows = np.arange(len(plan.groups))
     with_null = plan.settings.permutations > 0
     full = _cv_scores(X, all_rows, plan.fold, plan, with_null=with_null, keep_predictions=True)
-    halves = [
-        _cv_scores(X, rows, fold, plan, with_null=False) for rows, fold in plan.halves
-    ]
+    halves = [_cv_scores(X, rows, fold, plan, with_null=False) for rows, fold in plan.halves]
     return {"full": full, "halves": halves}
 
 
