@@ -259,16 +259,18 @@ class _State:
         gamma = r @ M  # the quadratic with its equality constraint (M symmetric)
         g = gamma - p  # fixed-point residual: F(w) = w + g
         f = w + g
+        dg = None
         if self.g_prev is not None:
             s = self.slot
-            self.dG[:, s] = g - self.g_prev
+            dg = g - self.g_prev
+            self.dG[:, s] = dg
             self.dF[:, s] = f - self.f_prev
             self.n_hist = min(self.n_hist + 1, MEMORY)
-        self.w = f - self._anderson(g) if self.n_hist else f
+        self.w = f - self._anderson(g, dg) if self.n_hist else f
         self.g_prev, self.f_prev = g, f
         return p, r, gamma
 
-    def _anderson(self, g):
+    def _anderson(self, g, dg):
         """The Anderson correction ``ΔF c`` with ``c = argmin ‖g − ΔG c‖`` per column.
 
         Safeguarded: a column whose coefficients are not finite or exceed ``MAX_COEF``
@@ -279,10 +281,10 @@ class _State:
         f64 = ops.dtype("float64")
         k, s = self.n_hist, self.slot
         dG, dF = self.dG[:, :k], self.dF[:, :k]
-        row = ops.cast((dG @ dG[:, s, :, None])[:, :, 0], f64)
+        row = ops.cast(ops.xp.einsum("nkm,nm->nk", dG, dg), f64)
+        rhs = ops.cast(ops.xp.einsum("nkm,nm->nk", dG, g), f64)
         self.gram[:, s, :k] = row
         self.gram[:, :k, s] = row
-        rhs = ops.cast((dG @ g[:, :, None])[:, :, 0], f64)
         A = self.gram[:, :k, :k]
         scale = A.diagonal(0, 1, 2).sum(1)
         A = A + (1e-10 * scale + 1e-300)[:, None, None] * ops.eye(k, f64)

@@ -25,7 +25,7 @@ from core.probe.folds import group_halves, outer_folds
 from core.probe.permutations import label_permutations
 from core.probe.settings import ProbeSettings
 from core.probe.solvers import (
-    Eigen,
+    Blocks,
     ridge_fold,
     standardized_gram,
     svm_fold,
@@ -121,7 +121,7 @@ class _Collector:
         return out
 
 
-def _ridge_fold(G, train, test, rows, k, eig, plan, targets, out: _Collector, perms) -> None:
+def _ridge_fold(G, blocks, train, test, rows, k, plan, targets, out: _Collector, perms) -> None:
     """Ridge: every target and permutation of a fold in one solve."""
     settings = plan.settings
     groups = plan.groups[rows]
@@ -136,8 +136,8 @@ def _ridge_fold(G, train, test, rows, k, eig, plan, targets, out: _Collector, pe
         groups,
         alphas=np.asarray(settings.alphas),
         n_inner=settings.inner_folds,
-        eig=eig,
         n_exact=len(targets),
+        blocks=blocks,
     )
     scores = metrics.score_all("ridge", Y[test], pred)
     n_t, n_p = len(targets), len(perms)
@@ -151,12 +151,13 @@ def _ridge_fold(G, train, test, rows, k, eig, plan, targets, out: _Collector, pe
             out.decision[t.name][test] = pred[:, j]
 
 
-def _svm_fold(G, train, test, rows, k, plan, targets, out: _Collector, perms) -> None:
-    """SVM: libsvm for the real labels; the permutations of every target solved together."""
+def _svm_fold(G, blocks, train, test, rows, k, plan, targets, out: _Collector, perms) -> None:
+    """SVM: libsvm for every real labelling (full CV and halves), the batched solver for
+    every permutation of every target at once."""
     settings = plan.settings
     for t in targets:
         y = t.labels[rows]
-        fitted = svm_fold(G, train, test, y, C=settings.C, decision=out.keep)
+        fitted = svm_fold(G, train, test, y, C=settings.C, decision=out.keep, blocks=blocks)
         if fitted is None:
             out.add(t, dict.fromkeys(metrics.CLASSIFICATION, np.nan))
             continue
@@ -170,9 +171,8 @@ def _svm_fold(G, train, test, rows, k, plan, targets, out: _Collector, perms) ->
         return
     labels = np.column_stack([t.labels[perms][:, rows].T for t in targets])
     device = None if settings.device == "cpu" else settings.device  # cpu: NumPy
-    pred = svm_null_predictions(G, train, test, labels, C=settings.C, device=device)
-    y_test = labels[test]
-    scores = metrics.balanced_accuracy(y_test, np.where(pred < 0, 0, pred))
+    pred = svm_null_predictions(G, train, test, labels, C=settings.C, device=device, blocks=blocks)
+    scores = metrics.balanced_accuracy(labels[test], np.where(pred < 0, 0, pred))
     scores[(pred < 0).any(axis=0)] = np.nan
     for j, t in enumerate(targets):
         out.null[t.name][k] = scores[j * len(perms) : (j + 1) * len(perms)]
@@ -206,11 +206,11 @@ def _cv_scores(
         train = np.flatnonzero(fold != k)
         test = np.flatnonzero(fold == k)
         G = standardized_gram(X_rows, train)
+        blocks = Blocks.of(G, train, test)
         if ridge_targets:
-            eig = Eigen.of(G[np.ix_(train, train)])
-            _ridge_fold(G, train, test, rows, k, eig, plan, ridge_targets, out, perms)
+            _ridge_fold(G, blocks, train, test, rows, k, plan, ridge_targets, out, perms)
         if svm_targets:
-            _svm_fold(G, train, test, rows, k, plan, svm_targets, out, perms)
+            _svm_fold(G, blocks, train, test, rows, k, plan, svm_targets, out, perms)
     return out.result(plan)
 
 

@@ -48,6 +48,26 @@ def standardized_gram(X: np.ndarray, train: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Blocks:
+    """A fold's kernel blocks, gathered once and shared by every fit of the fold.
+
+    Attributes
+    ----------
+    K : ndarray of shape (m, m)
+        Training rows against training rows (C-contiguous).
+    cross : ndarray of shape (r, m)
+        Test rows against training rows.
+    """
+
+    K: np.ndarray
+    cross: np.ndarray
+
+    @classmethod
+    def of(cls, G: np.ndarray, train: np.ndarray, test: np.ndarray) -> Blocks:
+        return cls(G[np.ix_(train, train)], G[np.ix_(test, train)])
+
+
+@dataclass(frozen=True)
 class Eigen:
     """Eigendecomposition of a fold's training kernel, shared by every ridge column.
 
@@ -135,6 +155,7 @@ def ridge_fold(
     n_inner: int = 5,
     eig: Eigen | None = None,
     n_exact: int | None = None,
+    blocks: Blocks | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Held-out ridge predictions with alpha chosen per column by inner grouped CV.
 
@@ -156,6 +177,8 @@ def ridge_fold(
     n_exact : int, optional
         Only the first ``n_exact`` columns (the real labels) choose alpha in float64; the
         others (permuted labels) in float32, twice as fast.  Default: all in float64.
+    blocks : Blocks, optional
+        The fold's kernel blocks when the caller already has them.
 
     Returns
     -------
@@ -164,19 +187,20 @@ def ridge_fold(
         Index of the chosen alpha per column (the first of ties, as ``GridSearchCV``).
     """
     alphas = np.asarray(alphas, dtype=np.float64)
-    eig = eig or Eigen.of(G[np.ix_(train, train)])
+    blocks = blocks or Blocks.of(G, train, test)
+    eig = eig or Eigen.of(blocks.K)
     y_mean = Y[train].mean(axis=0)
     Yc = Y[train] - y_mean
     Z = eig.vectors.T @ Yc  # (m, t)
-    blocks = [held for _, held in inner_splits(groups[train], n_inner)]
+    held_out = [held for _, held in inner_splits(groups[train], n_inner)]
     n_exact = Y.shape[1] if n_exact is None else n_exact
     scores = np.empty((len(alphas), Y.shape[1]))
-    scores[:, :n_exact] = _inner_r2(eig, Z[:, :n_exact], Yc[:, :n_exact], blocks, alphas)
+    scores[:, :n_exact] = _inner_r2(eig, Z[:, :n_exact], Yc[:, :n_exact], held_out, alphas)
     if n_exact < Y.shape[1]:
         rest = slice(n_exact, None)
-        scores[:, rest] = _inner_r2(eig, Z[:, rest], Yc[:, rest], blocks, alphas, np.float32)
+        scores[:, rest] = _inner_r2(eig, Z[:, rest], Yc[:, rest], held_out, alphas, np.float32)
     best = np.argmax(scores, axis=0)
-    A = G[np.ix_(test, train)] @ eig.vectors  # (r, m)
+    A = blocks.cross @ eig.vectors  # (r, m)
     pred = np.empty((len(test), Y.shape[1]))
     for a in np.unique(best):
         cols = np.flatnonzero(best == a)
@@ -192,6 +216,7 @@ def svm_fold(
     *,
     C: float = 1.0,
     decision: bool = True,
+    blocks: Blocks | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Held-out predictions and decision values of libsvm (``None``: one training class).
 
@@ -204,6 +229,8 @@ def svm_fold(
     C : float, default=1.0
     decision : bool, default=True
         Also return decision values (else ``None`` in their place).
+    blocks : Blocks, optional
+        The fold's kernel blocks when the caller already has them.
 
     Returns
     -------
@@ -218,9 +245,10 @@ def svm_fold(
     classes = np.unique(y[train])
     if len(classes) < 2:
         return None
+    blocks = blocks or Blocks.of(G, train, test)
     model = SVC(kernel="precomputed", C=C)
-    model.fit(G[np.ix_(train, train)], y[train])
-    cross = G[np.ix_(test, train)]
+    model.fit(blocks.K, y[train])
+    cross = blocks.cross
     if len(classes) == 2 and decision:
         # libsvm votes for the first class when its own decision value (the negative of
         # scikit-learn's) is > 0: the same prediction as model.predict, one call fewer
@@ -280,6 +308,7 @@ def svm_null_predictions(
     *,
     C: float = 1.0,
     device: str | None = None,
+    blocks: Blocks | None = None,
 ) -> np.ndarray:
     """Held-out SVM predictions for many labellings at once (the permutation nulls).
 
@@ -296,6 +325,8 @@ def svm_null_predictions(
     device : str, optional
         None solves with NumPy; a torch device (``"cuda"``, ``"cuda:1"``, ``"mps"``,
         ``"cpu"``) with torch there.
+    blocks : Blocks, optional
+        The fold's kernel blocks when the caller already has them.
 
     Returns
     -------
@@ -306,7 +337,8 @@ def svm_null_predictions(
     out = np.full((len(test), labels.shape[1]), -1, dtype=np.int64)
     if not len(pairs):
         return out
-    K = G[np.ix_(train, train)]
+    blocks = blocks or Blocks.of(G, train, test)
+    K = blocks.K
     if device is not None:
         import torch
 
@@ -315,7 +347,7 @@ def svm_null_predictions(
         )
     else:
         solution = dual_svm.solve(K, Y, C=C)
-    cross = G[np.ix_(test, train)]
+    cross = blocks.cross
     decision = cross @ solution.beta.T + solution.bias  # (r, n_problems)
     for j in np.flatnonzero(~solution.converged):  # rare: libsvm for what did not converge
         rows = np.flatnonzero(Y[j] != 0)
