@@ -1,15 +1,22 @@
 """The probe engine against the naive scikit-learn loop, on the same activations.
 
-    python bench/probes.py                                  # SmolLM2 on the items set
+    python bench/probes.py                         # SmolLM2 on items, then the synthetic grid
     python bench/probes.py --model gemma3-270m --stimuli pairs
-    python bench/probes.py --synthetic                      # 80 layers × 8192 wide, 300 stimuli
+    python bench/probes.py --synthetic             # only the 70B-shaped synthetic grid
 
-The naive loop refits ``StandardScaler`` + ``SVC(kernel="linear")`` or ``StandardScaler`` +
-``GridSearchCV(Ridge(), cv=GroupKFold)`` for every fold, target, permutation and half, cell
-by cell, exactly the fits the engine makes.  It is timed on a sample of cells (all of them
-with ``--naive-cells 0``) and extrapolated to the grid (cells cost the same work); the
-engine is timed on the whole grid, serial and parallel.  Scores of the sampled cells are
-compared fold by fold.
+The naive loop is what a careful user writes without the engine: for every target ×
+component × layer × fold, ``StandardScaler`` + ``SVC(kernel="linear", C=1)`` or
+``StandardScaler`` + ``GridSearchCV(Ridge(), cv=GroupKFold(5))`` (the same estimator as
+the engine), and no permutations.  It is timed on a sample of cells spread over the
+components and layers, and extrapolated per component (cells of one component cost
+about the same).  The engine is timed on the whole grid, on all cores:
+
+1. plain (no permutations, no halves), like for like with the naive loop;
+2. with the defaults: 100 permutations at every layer (SVM and ridge), one halving.
+
+Fold scores of the sampled cells are compared with the naive loop's.  Activations come
+from the cache (extracted first when missing); every engine run starts from an empty
+cell cache (``probe_grid`` is called directly), so nothing is read back.
 """
 
 from __future__ import annotations
@@ -27,22 +34,19 @@ import pandas as pd
 
 from bench.common import header
 from core.probe import ProbeSettings, metrics, probe_grid, reference
-from core.probe.grid import make_plan, null_layers
+from core.probe.grid import make_plan
 from core.stimuli import StimulusSet, validate
 
 
-def naive_cell(X: np.ndarray, plan, *, svm_null: bool) -> dict[str, list[float]]:
-    """One cell the plain way: the same fits as ``core.probe.grid.probe_cell``, one by one.
-
-    Returns the real labels' per-fold primary scores, for the equality check.
-    """
+def naive_cell(X: np.ndarray, plan) -> dict[str, list[float]]:
+    """One cell the plain way, no permutations: per target, the per-fold primary score."""
     X = X.astype(np.float64)
     settings = plan.settings
-
-    def fit(target, y, rows, fold) -> list[float]:
-        per_fold = []
-        for k in np.unique(fold):
-            train, test = rows[fold != k], rows[fold == k]
+    out = {}
+    for target in plan.targets:
+        y, per_fold = target.labels, []
+        for k in np.unique(plan.fold):
+            train, test = np.flatnonzero(plan.fold != k), np.flatnonzero(plan.fold == k)
             if target.probe == "svm":
                 if len(np.unique(y[train])) < 2:
                     per_fold.append(np.nan)
@@ -51,159 +55,152 @@ def naive_cell(X: np.ndarray, plan, *, svm_null: bool) -> dict[str, list[float]]
                 per_fold.append(metrics.balanced_accuracy(y[test][:, None], pred[:, None])[0])
             else:
                 pred, _ = reference.ridge_fold(
-                    X,
-                    y,
-                    plan.groups,
-                    train,
-                    test,
-                    alphas=settings.alphas,
-                    n_inner=settings.inner_folds,
+                    X, y, plan.groups, train, test, alphas=settings.alphas, n_inner=5
                 )
                 per_fold.append(metrics.pearson_r(y[test][:, None], pred[:, None])[0])
-        return per_fold
-
-    all_rows = np.arange(len(plan.groups))
-    full = {t.name: fit(t, t.labels, all_rows, plan.fold) for t in plan.targets}
-    for perm in plan.permutations:
-        for t in plan.targets:
-            if t.probe == "ridge" or svm_null:
-                fit(t, t.labels[perm], all_rows, plan.fold)
-    for rows, fold in plan.halves:
-        for t in plan.targets:
-            fit(t, t.labels, rows, fold)
-    return full
+        out[target.name] = per_fold
+    return out
 
 
-def synthetic(n_items=300, n_layers=80, d_model=8192, seed=0) -> tuple[dict, StimulusSet]:
-    """Activations with a signal that rises and falls with depth, and matching labels."""
+def synthetic(
+    n_items: int = 300, n_layers: int = 80, d_model: int = 8192, seed: int = 0
+) -> tuple[dict, StimulusSet]:
+    """70B-shaped activations whose signal rises and falls with depth; 10 targets.
+
+    Returns
+    -------
+    activations : dict of component to ndarray of shape (n_items, n_layers, d_model)
+    stimuli : StimulusSet
+        Pairs of rows share a group; 5 binary and 5 continuous targets.
+    """
     rng = np.random.default_rng(seed)
-    latent = rng.standard_normal((n_items, 4))
+    latent = rng.standard_normal((n_items, 6))
     frame = {
         "item_id": [f"i{i}" for i in range(n_items)],
         "text": [f"item {i}" for i in range(n_items)],
         "group": [f"g{i // 2}" for i in range(n_items)],
     }
-    for j in range(3):
+    for j in range(5):
         frame[f"b{j}:binary"] = (latent[:, j] > 0).astype(int).astype(str)
-    frame["c0:continuous"] = (latent[:, 3] + 0.5 * rng.standard_normal(n_items)).astype(str)
-    frame["c1:continuous"] = (latent[:, 0] - latent[:, 3]).astype(str)
+    for j in range(5):
+        rating = latent[:, (j + 1) % 5] - latent[:, 5] + 0.5 * rng.standard_normal(n_items)
+        frame[f"c{j}:continuous"] = rating.astype(str)
     stimuli = validate(pd.DataFrame(frame), name="synthetic")
     acts = {}
-    mixing = rng.standard_normal((4, d_model)).astype(np.float32)
+    mixing = rng.standard_normal((6, d_model)).astype(np.float32)
+    signal = latent.astype(np.float32) @ mixing
     for c, component in enumerate(("resid_pre", "attn_out", "mlp_out")):
-        array = np.empty((n_items, n_layers, d_model), dtype=np.float32)
+        array = rng.standard_normal((n_items, n_layers, d_model), dtype=np.float32)
         for layer in range(n_layers):
             strength = np.exp(-(((layer / n_layers) - 0.3 - 0.1 * c) ** 2) / 0.02)
-            array[:, layer] = rng.standard_normal((n_items, d_model), dtype=np.float32)
-            array[:, layer] += strength * (latent.astype(np.float32) @ mixing)
+            array[:, layer] += np.float32(strength) * signal
         acts[component] = array
     return acts, stimuli
+
+
+def sample_cells(cells: list[tuple[str, int]], n: int) -> list[tuple[str, int]]:
+    """``n`` cells spread evenly over each component's layers."""
+    by_component: dict[str, list] = {}
+    for cell in cells:
+        by_component.setdefault(cell[0], []).append(cell)
+    per = max(1, n // len(by_component))
+    out = []
+    for members in by_component.values():
+        picks = np.linspace(0, len(members) - 1, per).round().astype(int)
+        out += [members[i] for i in sorted(set(picks))]
+    return out
+
+
+def largest_difference(acts, stimuli, settings, naive_scores) -> float:
+    """Largest per-fold primary-score difference of the engine against the naive loop."""
+    probes = {t: "svm" if k != "continuous" else "ridge" for t, k in stimuli.targets.items()}
+    worst = 0.0
+    for (component, layer), naive in naive_scores.items():
+        results = probe_grid({component: acts[component][:, [layer]]}, stimuli, settings)
+        folds = results.fold_scores
+        for target, values in naive.items():
+            ours = folds[
+                (folds["target"] == target) & (folds["metric"] == metrics.PRIMARY[probes[target]])
+            ]
+            diff = np.abs(np.asarray(values) - ours.sort_values("fold")["score"].to_numpy())
+            worst = max(worst, float(np.nanmax(diff)))
+    return worst
+
+
+def timed_grid(acts, stimuli, settings, jobs: int) -> float:
+    started = time.perf_counter()
+    probe_grid(acts, stimuli, settings, n_jobs=jobs)
+    return time.perf_counter() - started
+
+
+def compare(args, acts, stimuli, label: str) -> None:
+    """Naive loop (sampled, extrapolated) against the engine plain and with full nulls."""
+    n_layers = next(iter(acts.values())).shape[1]
+    cells = [(c, layer) for c in acts for layer in range(n_layers)]
+    kinds = pd.Series(list(stimuli.targets.values())).value_counts().to_dict()
+    print(f"{label}: {len(stimuli)} stimuli, targets {kinds}, {len(cells)} cells")
+    plain = ProbeSettings(permutations=0, half_splits=0)
+    full = ProbeSettings()
+    plan = make_plan(stimuli, plain)
+    sample = sample_cells(cells, args.naive_cells)
+    naive_times, naive_scores = {}, {}
+    for component, layer in sample:
+        started = time.perf_counter()
+        naive_scores[(component, layer)] = naive_cell(acts[component][:, layer], plan)
+        naive_times[(component, layer)] = time.perf_counter() - started
+    naive_full = 0.0
+    for component in acts:
+        timed = [t for (c, _), t in naive_times.items() if c == component]
+        naive_full += float(np.mean(timed)) * n_layers
+    engine_plain = timed_grid(acts, stimuli, plain, args.jobs)
+    engine_full = timed_grid(acts, stimuli, full, args.jobs)
+    worst = largest_difference(acts, stimuli, plain, naive_scores)
+    print(f"naive loop, {len(sample)} cells measured          {sum(naive_times.values()):9.1f} s")
+    print(f"naive loop, whole grid (extrapolated)     {naive_full:9.1f} s")
+    print(
+        f"engine, plain grid, {args.jobs} jobs               {engine_plain:9.1f} s   "
+        f"naive / engine {naive_full / engine_plain:6.1f}x"
+    )
+    print(
+        f"engine, {full.permutations} permutations at every layer  {engine_full:9.1f} s   "
+        f"naive (no nulls) / engine {naive_full / engine_full:6.1f}x"
+    )
+    print(f"largest fold-score difference, engine vs naive (sampled cells): {worst:.2e}")
+
+
+def run_synthetic(args) -> None:
+    acts, stimuli = synthetic()
+    settings = ProbeSettings()
+    print(
+        f"synthetic: {len(stimuli)} stimuli, 80 layers x 3 components x 8192 wide, "
+        f"{len(stimuli.targets)} targets, {settings.permutations} permutations at every layer, "
+        f"{settings.half_splits} halving, {args.jobs} jobs"
+    )
+    elapsed = timed_grid(acts, stimuli, settings, args.jobs)
+    print(f"engine, synthetic 70B-shaped grid         {elapsed:9.1f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--stimuli", default="items")
-    parser.add_argument("--synthetic", action="store_true")
-    parser.add_argument("--permutations", type=int, default=5)
-    parser.add_argument("--half-splits", type=int, default=1)
-    parser.add_argument("--naive-cells", type=int, default=6, help="cells timed naively (0: all)")
+    parser.add_argument("--synthetic", action="store_true", help="only the synthetic grid")
+    parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic grid")
+    parser.add_argument("--naive-cells", type=int, default=6, help="cells timed naively")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
-
-    if args.synthetic:
-        header("probe engine vs naive scikit-learn: synthetic 80 layers x 8192, 300 stimuli")
-        acts, stimuli = synthetic()
-    else:
+    header("probe engine vs the naive scikit-learn loop")
+    if not args.synthetic:
         from core.config import RunConfig
         from core.pipeline import activations_for
         from core.stimuli import load
 
-        header(f"probe engine vs naive scikit-learn: {args.model} on {args.stimuli}")
         stimuli = load(args.stimuli)
         config = RunConfig(model=args.model, stimuli=args.stimuli)
-        acts = dict(activations_for(config, stimuli).arrays)
-    settings = ProbeSettings(permutations=args.permutations, half_splits=args.half_splits)
-    n_layers = next(iter(acts.values())).shape[1]
-    cells = [(c, layer) for c in acts for layer in range(n_layers)]
-    kinds = pd.Series([k for k in stimuli.targets.values()]).value_counts().to_dict()
-    print(
-        f"stimuli {len(stimuli)}, targets {kinds}, cells {len(cells)}, "
-        f"permutations {settings.permutations} (SVM at {settings.svm_null_layers} layers), "
-        f"half splits {settings.half_splits}"
-    )
-
-    plan = make_plan(stimuli, settings)
-    with_null = set(null_layers(n_layers, settings))
-    if args.naive_cells:
-        # cells with SVM nulls cost far more than the others: sample both kinds, and
-        # extrapolate each kind to its own count in the grid
-        kinds_of = {True: [], False: []}
-        for cell in cells:
-            kinds_of[cell[1] in with_null].append(cell)
-        sample = []
-        for members in kinds_of.values():
-            n = max(1, round(args.naive_cells * len(members) / len(cells))) if members else 0
-            picks = np.linspace(0, len(members) - 1, n).round().astype(int)
-            sample += [members[i] for i in sorted(set(picks))]
-    else:
-        sample = cells
-
-    naive_scores, naive_times = {}, {}
-    for component, layer in sample:
-        X = np.asarray(acts[component][:, layer])
-        started = time.perf_counter()
-        naive_scores[(component, layer)] = naive_cell(X, plan, svm_null=layer in with_null)
-        naive_times[(component, layer)] = time.perf_counter() - started
-    naive_sample = sum(naive_times.values())
-
-    # the engine on exactly the sampled cells, serial, for a like-for-like ratio
-    from core.probe.grid import probe_cell
-
-    started = time.perf_counter()
-    engine_scores = {}
-    for component, layer in sample:
-        X = np.asarray(acts[component][:, layer], dtype=np.float32)
-        engine_scores[(component, layer)] = probe_cell(X, plan, svm_null=layer in with_null)["full"]
-    engine_sample = time.perf_counter() - started
-
-    worst = 0.0
-    for cell, naive in naive_scores.items():
-        for target, folds in naive.items():
-            metric = metrics.PRIMARY[next(t.probe for t in plan.targets if t.name == target)]
-            ours = engine_scores[cell][target]["folds"][metric]
-            worst = max(worst, float(np.nanmax(np.abs(np.asarray(folds) - ours))))
-
-    started = time.perf_counter()
-    probe_grid(acts, stimuli, settings, n_jobs=1)
-    engine_serial = time.perf_counter() - started
-    started = time.perf_counter()
-    probe_grid(acts, stimuli, settings, n_jobs=args.jobs)
-    engine_parallel = time.perf_counter() - started
-
-    naive_full = 0.0
-    for kind in (True, False):
-        timed = [t for (c, layer), t in naive_times.items() if (layer in with_null) == kind]
-        count = sum((layer in with_null) == kind for _, layer in cells)
-        naive_full += np.mean(timed) * count if timed else 0.0
-    n_null = sum(layer in with_null for _, layer in sample)
-    print(
-        f"naive loop, {len(sample)} cells measured ({n_null} with SVM nulls) {naive_sample:9.1f} s"
-    )
-    print(
-        f"engine, same cells, 1 core         {engine_sample:9.1f} s   "
-        f"ratio {naive_sample / engine_sample:6.1f}x"
-    )
-    print(f"naive loop, whole grid (extrapolated) {naive_full:9.1f} s")
-    print(
-        f"engine, whole grid, 1 core         {engine_serial:9.1f} s   "
-        f"ratio {naive_full / engine_serial:6.1f}x"
-    )
-    print(
-        f"engine, whole grid, {args.jobs} jobs        {engine_parallel:9.1f} s   "
-        f"ratio {naive_full / engine_parallel:6.1f}x"
-    )
-    print(f"largest fold-score difference, engine vs naive: {worst:.2e}")
+        acts = {c: np.asarray(a) for c, a in activations_for(config, stimuli).arrays.items()}
+        compare(args, acts, stimuli, f"{args.model} on {args.stimuli}")
+    if not args.no_synthetic:
+        run_synthetic(args)
 
 
 if __name__ == "__main__":
