@@ -40,10 +40,15 @@ def standardized_gram(X: np.ndarray, train: np.ndarray) -> np.ndarray:
         Its training block is centred (rows and columns sum to zero) up to rounding.
     """
     X = np.asarray(X, dtype=np.float64)
-    mean = X[train].mean(axis=0)
-    std = X[train].std(axis=0)
+    test = np.setdiff1d(np.arange(len(X)), train)
+    # training mean and (two-pass) variance without copying the training rows: the
+    # column sums of all rows minus those of the few test rows
+    mean = (X.sum(axis=0) - X[test].sum(axis=0)) / len(train)
+    Z = X - mean
+    squares = np.einsum("ij,ij->j", Z, Z) - np.einsum("ij,ij->j", Z[test], Z[test])
+    std = np.sqrt(np.maximum(squares, 0.0) / len(train))
     std[std < 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)] = 1.0
-    Z = (X - mean) / std
+    Z /= std
     return Z @ Z.T
 
 
@@ -124,20 +129,20 @@ def _inner_r2(
     m = len(lam)
     Vd, Zd = V.astype(dtype, copy=False), Z.astype(dtype, copy=False)
     out = np.zeros((len(alphas), Z.shape[1]))
-    ss_tot = []
+    ss_tot, V_blocks = [], []
     for B in blocks:
         yB = Yc[B]
         ss_tot.append(((yB - yB.mean(axis=0)) ** 2).sum(axis=0))
+        V_blocks.append(V[B])
     for a, alpha in enumerate(alphas):
         resid = Vd @ (Zd * (alpha / (lam + alpha)).astype(dtype)[:, None])  # (m, t)
         shrink = lam / (lam + alpha)
-        for B, total in zip(blocks, ss_tot):
-            VB = V[B]
+        for B, VB, total in zip(blocks, V_blocks, ss_tot):
             I_minus_H = np.eye(len(B)) - 1.0 / m - (VB * shrink) @ VB.T
             held_out = scipy.linalg.solve(
                 I_minus_H.astype(dtype), resid[B], assume_a="pos", check_finite=False
             )
-            ss_res = (held_out.astype(np.float64) ** 2).sum(axis=0)
+            ss_res = np.einsum("ij,ij->j", held_out, held_out, dtype=np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
                 r2 = 1 - ss_res / total
             out[a] += np.where(total == 0, np.where(ss_res == 0, 1.0, 0.0), r2)
