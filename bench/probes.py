@@ -178,6 +178,7 @@ def run_synthetic(args) -> None:
     )
     elapsed = timed_grid(acts, stimuli, settings, args.jobs)
     print(f"engine, synthetic 70B-shaped grid         {elapsed:9.1f} s")
+    print("# load average at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
 def main() -> None:
@@ -190,6 +191,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
     header("probe engine vs the naive scikit-learn loop")
+    # other work on the machine slows every figure below; say how busy it was
+    print(
+        "# load average at start (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
     if not args.synthetic:
         from core.config import RunConfig
         from core.pipeline import activations_for

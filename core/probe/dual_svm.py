@@ -18,15 +18,20 @@ columns.  Three things make it converge in tens of iterations on real activation
 
 - Jacobi scaling (``β = D γ``, ``D = diag(K)^-½``), as OSQP equilibrates its problems:
   rows of very different norms (attention outputs) otherwise slow it down several-fold;
-- ρ at the median eigenvalue of the scaled kernel;
-- Anderson acceleration (type II, 5 previous steps) of the fixed-point map, per column.
+- ρ at the median eigenvalue of the scaled kernel (scaled down for a rank-deficient
+  kernel, where more stimuli than dimensions leave the data inseparable);
+- Anderson acceleration (type II, 5 previous steps, safeguarded) of the fixed-point map,
+  per column.
 
-Each column stops on libsvm's own criterion: the maximal KKT violation
-``max_{I_up} G − min_{I_low} G ≤ tol`` with ``G = y − K β`` (Fan, Chen & Lin 2005, the
-``eps=1e-3`` of ``SVC``), so a column is as converged as libsvm leaves it, and the intercept
-is libsvm's (mean of ``G`` over the free support vectors).  Predictions agree with libsvm's
-where a decision value is not within libsvm's own tolerance of zero
-(``tests/probe/test_dual_svm.py`` measures the agreement).
+Each column stops on libsvm's own criterion, the maximal KKT violation
+``max_{I_up} G − min_{I_low} G ≤ tol`` with ``G = y − K β`` (Fan, Chen & Lin 2005; the
+``tol=1e-3`` of ``SVC``), screened at the splitting's other iterate (free to evaluate) and
+confirmed, within ``EXACT_FACTOR · tol``, at the box-feasible point itself (one product
+over the candidate columns only).  The intercept is libsvm's (mean of ``G`` over the free
+support vectors).  A column still running at ``max_iter`` is reported as not converged,
+and :func:`core.probe.solvers.svm_null_predictions` refits it with libsvm.  Measured on
+permuted labels of real SmolLM2 activations, 99.99 % of held-out predictions equal
+libsvm's (``tests/probe/test_dual_svm.py``).
 
 Arrays may be NumPy arrays or torch tensors (any device); the solver keeps the type.
 """
@@ -59,13 +64,8 @@ class _Ops:
 
     def asarray(self, x, dtype):
         if self.torch:
-            return self.xp.as_tensor(np.asarray(x) if not self.is_array(x) else x).to(
-                device=self.device, dtype=dtype
-            )
+            return self.xp.as_tensor(x, device=self.device).to(dtype)
         return np.asarray(x, dtype=dtype)
-
-    def is_array(self, x) -> bool:
-        return isinstance(x, self.xp.Tensor) if self.torch else isinstance(x, np.ndarray)
 
     def dtype(self, name: str):
         return getattr(self.xp, name)
