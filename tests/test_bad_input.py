@@ -162,9 +162,14 @@ CASES = [
         "half_splits=-2 cannot be negative",
     ),
     Case(
-        "svm-null-layers-negative",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--svm-null-layers", "-1"],
-        "svm_null_layers=-1 cannot be negative",
+        "device-unknown",
+        lambda t: [*RUN, "--stimuli", _csv(t), "--device", "gpu"],
+        "device 'gpu' is not one of cpu, cuda, cuda:N, mps",
+    ),
+    Case(
+        "device-missing",
+        lambda t: [*RUN, "--stimuli", _csv(t), "--device", "cuda:7"],
+        "device 'cuda:7' is not available here",
     ),
     Case("jobs-0", lambda t: [*RUN, "--stimuli", _csv(t), "--jobs", "0"], "jobs=0: use a positive"),
     Case(
