@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from bench.common import header
 from core.probe import ProbeSettings, metrics, probe_grid, reference
@@ -130,7 +131,9 @@ def largest_difference(acts, stimuli, settings, naive_scores) -> float:
 def timed_grid(acts, stimuli, settings, jobs: int) -> float:
     started = time.perf_counter()
     probe_grid(acts, stimuli, settings, n_jobs=jobs)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    print(f"  ({settings.permutations} permutations: {elapsed:.1f} s)", flush=True)
+    return elapsed
 
 
 def compare(args, acts, stimuli, label: str) -> None:
@@ -138,32 +141,39 @@ def compare(args, acts, stimuli, label: str) -> None:
     n_layers = next(iter(acts.values())).shape[1]
     cells = [(c, layer) for c in acts for layer in range(n_layers)]
     kinds = pd.Series(list(stimuli.targets.values())).value_counts().to_dict()
-    print(f"{label}: {len(stimuli)} stimuli, targets {kinds}, {len(cells)} cells")
+    print(f"{label}: {len(stimuli)} stimuli, targets {kinds}, {len(cells)} cells", flush=True)
     plain = ProbeSettings(permutations=0, half_splits=0)
     full = ProbeSettings()
     plan = make_plan(stimuli, plain)
     sample = sample_cells(cells, args.naive_cells)
     naive_times, naive_scores = {}, {}
-    for component, layer in sample:
-        started = time.perf_counter()
-        naive_scores[(component, layer)] = naive_cell(acts[component][:, layer], plan)
-        naive_times[(component, layer)] = time.perf_counter() - started
+    # one BLAS thread, as each engine worker has: threads spinning on a busy machine
+    # would make the naive loop look far slower than it is
+    with threadpool_limits(1):
+        for component, layer in sample:
+            started = time.perf_counter()
+            naive_scores[(component, layer)] = naive_cell(acts[component][:, layer], plan)
+            naive_times[(component, layer)] = time.perf_counter() - started
     naive_full = 0.0
     for component in acts:
         timed = [t for (c, _), t in naive_times.items() if c == component]
         naive_full += float(np.mean(timed)) * n_layers
+    # the naive loop is as parallel as the engine: on all cores it would take at best
+    naive_parallel = naive_full / args.jobs
     engine_plain = timed_grid(acts, stimuli, plain, args.jobs)
     engine_full = timed_grid(acts, stimuli, full, args.jobs)
     worst = largest_difference(acts, stimuli, plain, naive_scores)
-    print(f"naive loop, {len(sample)} cells measured          {sum(naive_times.values()):9.1f} s")
-    print(f"naive loop, whole grid (extrapolated)     {naive_full:9.1f} s")
+    print(f"naive loop, {len(sample)} cells measured, 1 core  {sum(naive_times.values()):9.1f} s")
+    print(f"naive loop, whole grid, 1 core (extrapolated)  {naive_full:9.1f} s")
+    print(f"naive loop, whole grid, {args.jobs} cores (/ {args.jobs})  {naive_parallel:9.1f} s")
     print(
-        f"engine, plain grid, {args.jobs} jobs               {engine_plain:9.1f} s   "
-        f"naive / engine {naive_full / engine_plain:6.1f}x"
+        f"engine, plain grid, {args.jobs} jobs                   {engine_plain:9.1f} s   "
+        f"naive on {args.jobs} cores / engine {naive_parallel / engine_plain:6.1f}x"
     )
     print(
-        f"engine, {full.permutations} permutations at every layer  {engine_full:9.1f} s   "
-        f"naive (no nulls) / engine {naive_full / engine_full:6.1f}x"
+        f"engine, {full.permutations} permutations at every layer, {args.jobs} jobs "
+        f"{engine_full:9.1f} s   naive (no nulls) on {args.jobs} cores / engine "
+        f"{naive_parallel / engine_full:6.1f}x"
     )
     print(f"largest fold-score difference, engine vs naive (sampled cells): {worst:.2e}")
 
