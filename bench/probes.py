@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import pandas as pd
+from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
 
 from bench.common import header
@@ -128,12 +130,30 @@ def largest_difference(acts, stimuli, settings, naive_scores) -> float:
     return worst
 
 
-def timed_grid(acts, stimuli, settings, jobs: int) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the joblib workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_grid(acts, stimuli, settings, jobs: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one grid from an empty cell cache.
+
+    The CPU time (all processes, workers included once they exit) is the work itself: on
+    a machine shared with other jobs it moves far less than the wall time.
+    """
+    cpu = cpu_seconds()
     started = time.perf_counter()
     probe_grid(acts, stimuli, settings, n_jobs=jobs)
     elapsed = time.perf_counter() - started
-    print(f"  ({settings.permutations} permutations: {elapsed:.1f} s)", flush=True)
-    return elapsed
+    get_reusable_executor().shutdown(wait=True)  # workers exit: their CPU time is counted
+    cpu = cpu_seconds() - cpu
+    print(
+        f"  ({settings.permutations} permutations: {elapsed:.1f} s wall, {cpu:.1f} s CPU)",
+        flush=True,
+    )
+    return elapsed, cpu
 
 
 def compare(args, acts, stimuli, label: str) -> None:
@@ -149,19 +169,21 @@ def compare(args, acts, stimuli, label: str) -> None:
     naive_times, naive_scores = {}, {}
     # one BLAS thread, as each engine worker has: threads spinning on a busy machine
     # would make the naive loop look far slower than it is
+    naive_cpu = time.process_time()
     with threadpool_limits(1):
         for component, layer in sample:
             started = time.perf_counter()
             naive_scores[(component, layer)] = naive_cell(acts[component][:, layer], plan)
             naive_times[(component, layer)] = time.perf_counter() - started
+    naive_cpu = (time.process_time() - naive_cpu) * len(cells) / len(sample)
     naive_full = 0.0
     for component in acts:
         timed = [t for (c, _), t in naive_times.items() if c == component]
         naive_full += float(np.mean(timed)) * n_layers
     # the naive loop is as parallel as the engine: on all cores it would take at best
     naive_parallel = naive_full / args.jobs
-    engine_plain = timed_grid(acts, stimuli, plain, args.jobs)
-    engine_full = timed_grid(acts, stimuli, full, args.jobs)
+    engine_plain, plain_cpu = timed_grid(acts, stimuli, plain, args.jobs)
+    engine_full, full_cpu = timed_grid(acts, stimuli, full, args.jobs)
     worst = largest_difference(acts, stimuli, plain, naive_scores)
     print(f"naive loop, {len(sample)} cells measured, 1 core  {sum(naive_times.values()):9.1f} s")
     print(f"naive loop, whole grid, 1 core (extrapolated)  {naive_full:9.1f} s")
@@ -175,6 +197,11 @@ def compare(args, acts, stimuli, label: str) -> None:
         f"{engine_full:9.1f} s   naive (no nulls) on {args.jobs} cores / engine "
         f"{naive_parallel / engine_full:6.1f}x"
     )
+    print(
+        f"CPU time (the work, less sensitive to other jobs): naive {naive_cpu:.0f} s "
+        f"(extrapolated), engine plain {plain_cpu:.0f} s ({naive_cpu / plain_cpu:.1f}x), "
+        f"engine with nulls {full_cpu:.0f} s ({naive_cpu / full_cpu:.1f}x)"
+    )
     print(f"largest fold-score difference, engine vs naive (sampled cells): {worst:.2e}")
 
 
@@ -186,8 +213,8 @@ def run_synthetic(args) -> None:
         f"{len(stimuli.targets)} targets, {settings.permutations} permutations at every layer, "
         f"{settings.half_splits} halving, {args.jobs} jobs"
     )
-    elapsed = timed_grid(acts, stimuli, settings, args.jobs)
-    print(f"engine, synthetic 70B-shaped grid         {elapsed:9.1f} s")
+    elapsed, cpu = timed_grid(acts, stimuli, settings, args.jobs)
+    print(f"engine, synthetic 70B-shaped grid         {elapsed:9.1f} s wall, {cpu:.0f} s CPU")
     print("# load average at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 

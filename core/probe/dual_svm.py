@@ -322,18 +322,18 @@ class _State:
                 setattr(self, name, value[idx])
 
 
-def _violation(ops, G, p, state: _State, rows=None):
-    """libsvm's maximal KKT violation ``max_{I_up} G − min_{I_low} G`` per column."""
+def _violation(ops, G, p, lo, hi):
+    """libsvm's maximal KKT violation ``max_{I_up} G − min_{I_low} G`` per column.
+
+    In γ the index sets are plain comparisons with the box (``p`` comes from the clip, so
+    it sits on a bound exactly): ``α < C`` for ``y = +1`` and ``α > 0`` for ``y = -1`` are
+    both ``p < hi`` (``hi`` is ``C/d`` or 0), and likewise ``p > lo`` for ``I_low``; rows a
+    column leaves out have ``lo = hi = p = 0`` and fall in neither.
+    """
     xp = ops.xp
-    Y, lo, hi = state.Y, state.lo, state.hi
-    if rows is not None:
-        Y, lo, hi, p = Y[rows], lo[rows], hi[rows], p[rows]
-    # index sets in γ, compared with the box exactly (p comes from the clip)
-    up = ((Y > 0) & (p < hi)) | ((Y < 0) & (p < 0))
-    low = ((Y < 0) & (p > lo)) | ((Y > 0) & (p > 0))
     inf = float("inf")
-    top = ops.amax(xp.where(up, G, 0 * G - inf), 1)
-    bottom = ops.amin(xp.where(low, G, 0 * G + inf), 1)
+    top = ops.amax(xp.where(p < hi, G, 0 * G - inf), 1)
+    bottom = ops.amin(xp.where(p > lo, G, 0 * G + inf), 1)
     return ops.numpy(top - bottom)
 
 
@@ -345,13 +345,16 @@ def _kkt_done(ops, r, gamma, p, state: _State, Kd, d, Md, dMd, rho, tol) -> np.n
     ``K β`` at ``p`` itself (one product over those columns only).
     """
     nu = (r @ Md) / dMd
-    Kbeta = (r - rho * gamma) / d[None, :] - nu[:, None]
-    done = _violation(ops, state.Y - Kbeta, p, state) <= tol
+    Kbeta = r - rho * gamma
+    Kbeta /= d[None, :]
+    Kbeta -= nu[:, None]
+    done = _violation(ops, state.Y - Kbeta, p, state.lo, state.hi) <= tol
     if done.any():
         rows = ops.index(done)
         Kp = (p[rows] @ Kd) / d[None, :]  # K β at p, β = d ∘ p
-        exact = _violation(ops, state.Y[rows] - Kp, p, state, rows) <= EXACT_FACTOR * tol
-        done[np.flatnonzero(done)] = exact
+        G = state.Y[rows] - Kp
+        exact = _violation(ops, G, p[rows], state.lo[rows], state.hi[rows])
+        done[np.flatnonzero(done)] = exact <= EXACT_FACTOR * tol
     return done
 
 
