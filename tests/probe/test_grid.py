@@ -25,7 +25,8 @@ def test_grid_tables_and_summary(real):
     assert len(results.fold_scores) == 3 * 4 * n_targets * 2 * 6
     # nulls at every layer, for every target, SVM and ridge alike
     assert len(results.null_scores) == 3 * 4 * n_targets * 20
-    assert set(results.null_scores.query("target == 'is_animal'")["layer"]) == {0, 1, 2, 3}
+    for target in stimuli.targets:
+        assert set(results.null_scores.query("target == @target")["layer"]) == {0, 1, 2, 3}
     assert set(results.half_scores["half"]) == {0, 1}
     scores = summarize(results, n_layers=30)
     assert len(scores) == 3 * 4 * n_targets * 2
@@ -35,9 +36,9 @@ def test_grid_tables_and_summary(real):
     assert primary["null_lo"].le(primary["null_hi"]).all()
     assert (scores.loc[scores["metric"] == "balanced_accuracy", "chance"] == 0.5).all()
     # each cell's p-value comes from its own permutations
-    row = primary.query("target == 'is_animal' and component == 'mlp_out' and layer == 2")
+    row = primary.query("target == 'is_living' and component == 'mlp_out' and layer == 2")
     own = results.null_scores.query(
-        "target == 'is_animal' and component == 'mlp_out' and layer == 2"
+        "target == 'is_living' and component == 'mlp_out' and layer == 2"
     )["score"]
     expected = (1 + (own >= row["score"].iloc[0] - 1e-12).sum()) / (1 + len(own))
     assert row["p_value"].iloc[0] == pytest.approx(expected)
