@@ -25,8 +25,9 @@ def test_grid_tables_and_summary(real):
     assert len(results.fold_scores) == 3 * 4 * n_targets * 2 * 6
     # nulls at every layer, for every target, SVM and ridge alike
     assert len(results.null_scores) == 3 * 4 * n_targets * 20
-    for target in stimuli.targets:
-        assert set(results.null_scores.query("target == @target")["layer"]) == {0, 1, 2, 3}
+    layers = results.null_scores.groupby("target")["layer"].unique()
+    assert set(layers.index) == set(stimuli.targets)
+    assert all(set(each) == {0, 1, 2, 3} for each in layers)
     assert set(results.half_scores["half"]) == {0, 1}
     scores = summarize(results, n_layers=30)
     assert len(scores) == 3 * 4 * n_targets * 2
