@@ -62,9 +62,7 @@ def subgroups(values: pd.Series, *, n_bins: int = 3) -> pd.Series:
         codes = np.searchsorted(inner, numeric.to_numpy(), side="left")
         out = pd.Series([labels[c] for c in codes], index=values.index, dtype=object)
         return out.where(numeric.notna())
-    return values.astype(object).where(values.notna()).map(
-        lambda v: v if pd.isna(v) else str(v)
-    )
+    return values.astype(object).where(values.notna()).map(lambda v: v if pd.isna(v) else str(v))
 
 
 def subgroup_columns(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:

@@ -328,3 +328,96 @@ def wrong_share(
     return share.sort_values(
         ["target", "wrong_share", "item_id"], ascending=[True, False, True], ignore_index=True
     )
+
+
+def error_analysis(
+    db: str | Path | None,
+    *,
+    model: str,
+    stimulus_set: str,
+    pooling: str,
+    target: str,
+    components: Sequence[str],
+    by: str,
+    n_shuffles: int = 2000,
+    alpha: float = 0.05,
+) -> dict[str, pd.DataFrame]:
+    """Score per layer within each subgroup of column ``by``, and the subgroups flagged.
+
+    The flag test (:func:`core.analysis.errors.subgroup_errors`) runs on each stimulus's
+    error rate over the cells shown (every layer of ``components``), with the subgroup
+    labels shuffled within each class.
+
+    Parameters
+    ----------
+    by : str
+        A column of the stimulus set (:func:`core.analysis.errors.subgroup_columns`):
+        ``meta_*`` or another target's labels; numeric columns are split into terciles.
+
+    Returns
+    -------
+    dict
+        ``"curves"``: per (subgroup, component, layer) ``n``, ``score``, ``score_se``,
+        ``chance`` and a panel ``label`` (subgroup, n, and "flagged" when it is);
+        ``"flags"``: :func:`~core.analysis.errors.subgroup_errors`'s table.
+
+    Raises
+    ------
+    StrataError
+        When the set is not on this machine, ``by`` is not one of its columns, or there
+        are no predictions.
+    """
+    from core.analysis.errors import subgroup_errors, subgroup_scores, subgroups
+
+    frame = stimulus_frame(stimulus_set)
+    if frame is None:
+        raise StrataError(f"stimulus set '{stimulus_set}' is not on this machine: no metadata")
+    if by not in frame.columns:
+        raise StrataError(f"'{by}' is not a column of stimulus set '{stimulus_set}'")
+    rows = store.query(
+        db,
+        "item_predictions",
+        model=model,
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        target=target,
+        component=list(components),
+    )
+    if rows.empty:
+        raise StrataError(f"no per-stimulus predictions for {model} · {stimulus_set} · {target}")
+    kinds = _kinds(db, model, stimulus_set, pooling)
+    rows = margins(rows, kinds)
+    rows["item_id"] = rows["item_id"].astype(str)
+    classified = kinds[target] != "continuous"
+    rows["error"] = (~rows["correct"].astype(bool)).astype(float) if classified else -rows["margin"]
+    labels = pd.Series(subgroups(frame[by]).to_numpy(), index=frame["item_id"].astype(str))
+    rows["subgroup"] = rows["item_id"].map(labels)
+    curves = subgroup_scores(rows)
+    per_item = rows.groupby("item_id").agg(
+        error=("error", "mean"), subgroup=("subgroup", "first"), y=("y_true", "first")
+    )
+    flags = subgroup_errors(
+        per_item["error"].to_numpy(),
+        per_item["subgroup"].tolist(),
+        per_item["y"].tolist() if classified else None,
+        n_shuffles=n_shuffles,
+        alpha=alpha,
+    )
+    flagged = set(flags.loc[flags["flagged"], "subgroup"])
+    sizes = per_item.groupby("subgroup").size()
+    curves["label"] = [
+        f"{g} (n={sizes.get(g, 0)})" + (" · flagged" if g in flagged else "")
+        for g in curves["subgroup"]
+    ]
+    if classified:
+        chance = store.query(
+            db,
+            "probe_scores",
+            model=model,
+            stimulus_set=stimulus_set,
+            pooling=pooling,
+            target=target,
+            metric="accuracy",
+        )["chance"]
+        curves["chance"] = float(chance.median()) if len(chance) else np.nan
+    return {"curves": curves, "flags": flags}

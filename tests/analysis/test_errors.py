@@ -61,7 +61,7 @@ def test_an_unconditional_shuffle_would_flag_the_class_rich_subgroup():
     rng = np.random.default_rng(1)
     hits = 0
     for _ in range(20):
-        errors, sub, classes = _simulate(rng)
+        errors, sub, _ = _simulate(rng)
         table = subgroup_errors(errors, sub, None, n_shuffles=500)
         hits += "a" in set(table.loc[table["flagged"], "subgroup"])
     assert hits >= 15
