@@ -17,6 +17,7 @@ PAGES = [
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),
     ("pages/coordination.py", "Coordination", ":material/grid_on:", "coordination"),
     ("pages/stimuli.py", "Stimuli", ":material/dataset:", "stimuli"),
+    ("pages/stimulus.py", "Stimulus", ":material/label:", "stimulus"),
 ]
 
 

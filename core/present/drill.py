@@ -421,3 +421,22 @@ def error_analysis(
         )["chance"]
         curves["chance"] = float(chance.median()) if len(chance) else np.nan
     return {"curves": curves, "flags": flags}
+
+
+def stimulus_ids(db: str | Path | None, *, model: str, stimulus_set: str, pooling: str) -> list:
+    """The stimuli of a stored result, in the set's order (from its ``folds`` rows).
+
+    Returns
+    -------
+    list of str
+    """
+    folds = store.query(db, "folds", model=model, stimulus_set=stimulus_set, pooling=pooling)
+    if len(folds):
+        return folds.sort_values("row_index")["item_id"].astype(str).tolist()
+    with store.connect(db) as con:  # a result stored without its folds (imported, tests)
+        rows = con.execute(
+            "SELECT DISTINCT item_id FROM item_predictions "
+            "WHERE model = ? AND stimulus_set = ? AND pooling = ? ORDER BY item_id",
+            [model, stimulus_set, pooling],
+        ).fetchall()
+    return [str(r[0]) for r in rows]
