@@ -406,7 +406,7 @@ def error_analysis(
     flagged = set(flags.loc[flags["flagged"], "subgroup"])
     sizes = per_item.groupby("subgroup").size()
     curves["label"] = [
-        f"{g} (n={sizes.get(g, 0)})" + (" · flagged" if g in flagged else "")
+        f"{g}<br>n={sizes.get(g, 0)}" + ("<br>flagged" if g in flagged else "")
         for g in curves["subgroup"]
     ]
     if classified:
