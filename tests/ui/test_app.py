@@ -401,7 +401,7 @@ def test_a_point_on_a_curve_opens_its_stimuli_wrong_ones_first(app, app_cache):
     assert "Error analysis by subgroup" in [s.value for s in app.subheader]
     assert [p for p in app.get("page_link") if "across layers" in p.proto.label]
     # the cell is kept in the URL: a bookmarked link reopens the same stimuli
-    assert app.query_params["drill"] == [f"{target}|attn_out|7"]
+    assert app.query_params["drill"] == f"{target}|attn_out|7"
 
 
 def test_a_mean_curve_says_to_pick_a_target_to_drill_down(app, app_cache):
@@ -424,7 +424,7 @@ def test_the_stimulus_page_shows_one_stimulus_across_layers(app_cache, monkeypat
     _no_errors(at)
     item = at.selectbox(key="stimulus_item").value
     assert item and _charts(at) == 1
-    assert at.query_params["item"] == [item]
+    assert at.query_params["item"] == item
 
 
 def test_the_transfer_page_says_how_to_compute_one(app):
