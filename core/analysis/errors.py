@@ -62,7 +62,12 @@ def subgroups(values: pd.Series, *, n_bins: int = 3) -> pd.Series:
         codes = np.searchsorted(inner, numeric.to_numpy(), side="left")
         out = pd.Series([labels[c] for c in codes], index=values.index, dtype=object)
         return out.where(numeric.notna())
-    return values.astype(object).where(values.notna()).map(lambda v: v if pd.isna(v) else str(v))
+    # an empty cell is a subgroup of its own (e.g. pairs' meta_order for unordered pairs)
+    return (
+        values.astype(object)
+        .where(values.notna())
+        .map(lambda v: v if pd.isna(v) else (str(v) if str(v).strip() else "(blank)"))
+    )
 
 
 def subgroup_columns(frame: pd.DataFrame, *, exclude: Sequence[str] = ()) -> list[str]:
