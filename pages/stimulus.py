@@ -45,6 +45,20 @@ rows = guarded(
     pooling=pooling,
     item_id=item,
 )
+names = list(dict.fromkeys(rows["target"]))
+saved = [t for t in page_param("targets", "").split(",") if t in names]
+chosen = st.multiselect(
+    "Targets",
+    names,
+    default=saved or names[:3],
+    help="One panel per target (a few at a time stay readable)",
+    key="stimulus_targets",
+)
+set_page_param("targets", ",".join(chosen))
+if not chosen:
+    st.info("Pick at least one target.")
+    st.stop()
+rows = rows[rows["target"].isin(chosen)]
 fig = plots.stimulus_margins(
     rows,
     title=f"{model} · {stimulus_set} · pooling {pooling}: '{item}' across layers",
