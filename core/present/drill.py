@@ -26,7 +26,12 @@ from core.storage import store
 CELL = ("target", "component", "layer")
 
 
-def margins(predictions: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame:
+def margins(
+    predictions: pd.DataFrame,
+    kinds: Mapping[str, str],
+    *,
+    sd: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
     """``item_predictions`` rows with ``margin`` and ``correct`` added.
 
     Parameters
@@ -35,6 +40,8 @@ def margins(predictions: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame
         Rows of ``item_predictions`` (``target``, ``y_true``, ``y_pred``, ``decision``).
     kinds : mapping of str to str
         Target to ``"binary"``, ``"multiclass"`` or ``"continuous"``.
+    sd : mapping of str to float, optional
+        Each continuous target's SD over all stimuli (default: over the rows given).
 
     Returns
     -------
@@ -53,11 +60,16 @@ def margins(predictions: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFrame
     out = predictions.copy()
     kind = out["target"].map(kinds)
     y, pred, decision = out["y_true"], out["y_pred"], out["decision"]
-    sd = out.groupby("target")["y_true"].transform("std").replace(0, np.nan)
+    spread = (
+        out["target"].map(sd)
+        if sd is not None
+        else out.groupby("target")["y_true"].transform("std")
+    )
+    spread = spread.astype(float).replace(0, np.nan)
     margin = np.where(
         kind == "binary",
         np.where(y == 1, decision, -decision),
-        np.where(kind == "multiclass", decision, -(pred - y).abs() / sd),
+        np.where(kind == "multiclass", decision, -(pred - y).abs() / spread),
     )
     out["margin"] = margin.astype(float)
     correct = (pred == y).astype("boolean")
@@ -282,18 +294,26 @@ def stimulus_margins(
     StrataError
         When the result has no predictions for ``item_id``.
     """
-    # margins of ridge targets need each target's SD over all stimuli: read the result,
-    # then keep the one stimulus
-    rows = store.query(
-        db, "item_predictions", model=model, stimulus_set=stimulus_set, pooling=pooling
-    )
-    rows["item_id"] = rows["item_id"].astype(str)
-    if not (rows["item_id"] == str(item_id)).any():
+    key = [model, stimulus_set, pooling]
+    with store.connect(db) as con:
+        rows = con.execute(
+            "SELECT * FROM item_predictions WHERE model = ? AND stimulus_set = ? "
+            "AND pooling = ? AND item_id = ?",
+            [*key, str(item_id)],
+        ).df()
+        # margins of ridge targets are in SDs of the target over all stimuli
+        sd = dict(
+            con.execute(
+                "SELECT target, stddev_samp(y_true) FROM item_predictions "
+                "WHERE model = ? AND stimulus_set = ? AND pooling = ? GROUP BY target",
+                key,
+            ).fetchall()
+        )
+    if rows.empty:
         raise StrataError(
             f"stimulus '{item_id}' has no predictions in {model} · {stimulus_set} · {pooling}"
         )
-    rows = margins(rows, _kinds(db, model, stimulus_set, pooling))
-    rows = rows[rows["item_id"] == str(item_id)].copy()
+    rows = margins(rows, _kinds(db, model, stimulus_set, pooling), sd=sd)
     n_layers = rows["layer"].max() + 1
     rows["relative_depth"] = rows["layer"] / max(n_layers - 1, 1)
     columns = ["target", "component", "layer", "margin", "correct", "relative_depth"]
