@@ -767,6 +767,22 @@ def export_results(db: str | Path | None, out: str | Path, **filters) -> int:
                     "INSERT INTO runs BY NAME SELECT * FROM src.runs WHERE run_id IN "
                     "(SELECT DISTINCT run_id FROM probe_scores)"
                 )
+            if "transfer_scores" in present:
+                # a transfer travels when its model and both its sets are exported
+                where_t, params_t = _where({"model": filters.get("model")})
+                sets = filters.get("stimulus_set")
+                if sets is not None:
+                    sets = [sets] if isinstance(sets, str) else list(sets)
+                    marks = ", ".join("?" for _ in sets) or "NULL"
+                    where_t += (" AND " if where_t else " WHERE ") + (
+                        f"train_set IN ({marks}) AND test_set IN ({marks})"
+                    )
+                    params_t += sets + sets
+                con.execute(
+                    "INSERT INTO transfer_scores BY NAME "
+                    f"SELECT * FROM src.transfer_scores{where_t}",
+                    params_t,
+                )
             con.execute("COMMIT")
             n = con.execute(
                 "SELECT count(*) FROM "
@@ -827,6 +843,13 @@ def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str,
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}")
             if keys and "runs" in present:
                 con.execute("INSERT OR REPLACE INTO runs BY NAME SELECT * FROM src.runs")
+            if "transfer_scores" in present:  # the source's transfers replace ours
+                con.execute(
+                    "DELETE FROM transfer_scores WHERE (model, train_set, test_set, pooling) IN "
+                    "(SELECT DISTINCT model, train_set, test_set, pooling "
+                    "FROM src.transfer_scores)"
+                )
+                con.execute("INSERT INTO transfer_scores BY NAME SELECT * FROM src.transfer_scores")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):  # none open when ATTACH's reads failed

@@ -67,3 +67,23 @@ def test_a_failed_write_leaves_the_previous_rows(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="killed at transfer"):
         store.write_transfer(db, _frame(0.9), key=KEY)
     assert (store.query(db, "transfer_scores", **KEY)["score"] == 0.7).all()
+
+
+def test_transfers_travel_with_export_and_import(tmp_path):
+    from tests.storage.test_store import _write
+
+    db = tmp_path / "r.duckdb"
+    _write(db)  # one result of model "m"
+    store.write_transfer(db, _frame(0.7), key=KEY)
+    store.write_transfer(db, _frame(0.6), key={**KEY, "model": "other"})
+    out = tmp_path / "out.duckdb"
+    store.export_results(db, out, model=["m"])
+    assert set(store.query(out, "transfer_scores")["model"]) == {"m"}
+    none = tmp_path / "none.duckdb"
+    store.export_results(db, none, stimulus_set=["pairs"])  # buried not exported
+    assert store.query(none, "transfer_scores").empty
+    other = tmp_path / "other.duckdb"
+    store.write_transfer(other, _frame(0.9), key=KEY)
+    store.import_results(other, out)
+    got = store.query(other, "transfer_scores", **KEY)
+    assert len(got) == 9 and (got["score"] == 0.7).all()
