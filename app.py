@@ -16,7 +16,9 @@ PAGES = [
     ("pages/peaks.py", "Double peaks", ":material/landscape:", "peaks"),
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", "compare"),
     ("pages/coordination.py", "Coordination", ":material/grid_on:", "coordination"),
+    ("pages/transfer.py", "Transfer", ":material/swap_horiz:", "transfer"),
     ("pages/stimuli.py", "Stimuli", ":material/dataset:", "stimuli"),
+    ("pages/stimulus.py", "Stimulus", ":material/label:", "stimulus"),
 ]
 
 

@@ -263,6 +263,34 @@ def _cmd_audit(args) -> None:
         raise SystemExit(1)
 
 
+def _cmd_transfer(args) -> None:
+    from core.config import RunConfig
+    from core.pipeline import run_transfer
+    from core.present.transfer import transfer_summary
+
+    config = RunConfig(
+        model=args.model,
+        stimuli=args.train,
+        poolings=(args.pooling,),
+        dtype=args.dtype,
+        db=args.db,
+        jobs=args.jobs,
+        label=args.label,
+    )
+    bars = _Bars(args.quiet)
+    try:
+        rows = run_transfer(
+            config,
+            args.test,
+            target=args.target,
+            matrix_component=args.matrix_component,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    print(transfer_summary(rows, db=args.db).to_string(index=False))
+
+
 def _cmd_upload(args) -> None:
     from core.stimuli import StimulusError, save_upload
 
@@ -408,6 +436,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=6, help="grouped folds of the lookups")
     p.add_argument("--strict", action="store_true", help="exit 1 when a set has a warning")
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("transfer", help="train probes on one stimulus set and test them on another")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="alias, hub id, directory or .gguf")
+    p.add_argument("--train", required=True, help="stimulus set the probes are trained on")
+    p.add_argument("--test", required=True, help="stimulus set they are tested on")
+    p.add_argument("--target", help="one target both sets have (default: every shared one)")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean")
+    p.add_argument(
+        "--matrix-component",
+        choices=COMPONENTS,
+        default="resid_pre",
+        help="component whose train layer × test layer matrix is scored",
+    )
+    p.add_argument("--dtype", default="float32", help=f"one of {', '.join(DTYPES)}")
+    p.add_argument("--label", help="the model's name in the results (default: --model)")
+    p.add_argument("--db", help="results database (default cache/strata.duckdb)")
+    p.add_argument("--jobs", type=int, default=-1, help="train layers in parallel (-1: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_transfer)
 
     p = sub.add_parser("upload", help="validate a stimulus CSV and keep it under a name")
     p.add_argument("name")

@@ -451,3 +451,83 @@ def activations_for(
         return entry
     missing = {pooling: key}
     return extract_missing(config, stimuli, missing, cache, progress or _silent, {})[pooling]
+
+
+def run_transfer(
+    config: RunConfig,
+    test_set: str,
+    *,
+    target: str | None = None,
+    matrix_component: str | None = "resid_pre",
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Train on ``config.stimuli``, test on ``test_set``; store ``transfer_scores``.
+
+    Everything that can be refused is checked first (both sets, a shared target, the
+    matrix component, the database); activations come from the cache (extracted when
+    missing, as :func:`activations_for`).  The probe settings are those of the training
+    set's stored run when there is one (same folds, seed, C, alphas), else the config's.
+
+    Returns
+    -------
+    DataFrame
+        The rows written (:data:`core.probe.transfer.COLUMNS` and the run columns).
+
+    Raises
+    ------
+    StrataError
+        One line naming the problem, before any work.
+    """
+    from core.errors import ConfigError
+    from core.probe import ProbeSettings
+    from core.probe.transfer import shared_targets, transfer
+
+    if matrix_component is not None and matrix_component not in config.components:
+        raise ConfigError(
+            f"matrix component '{matrix_component}' is not one of {', '.join(config.components)}"
+        )
+    store.check_writable(config.db)
+    train = load_stimuli(config.stimuli, n_folds=config.probe.folds)
+    test = load_stimuli(test_set, n_folds=config.probe.folds)
+    if train.name == test.name:
+        raise ConfigError(
+            f"--train and --test are both '{train.name}': its within-set curve is on the "
+            "Layer curves page"
+        )
+    shared_targets(train, test, target)
+    pooling = config.poolings[0]
+    stored = store.latest_run(config.db, config.name, train.name, pooling)
+    settings = config.probe
+    if stored and stored.get("settings"):
+        known = {
+            f: stored["settings"][f] for f in ProbeSettings().to_dict() if f in stored["settings"]
+        }
+        settings = ProbeSettings.from_dict({**known, "device": "cpu"})
+    progress = progress or _silent
+    progress("load", 0, 2)
+    train_acts = activations_for(config, train)
+    progress("load", 1, 2)
+    test_config = RunConfig.from_dict({**config.to_dict(), "stimuli": test_set})
+    test_acts = activations_for(test_config, test)
+    progress("load", 2, 2)
+    frame = transfer(
+        train_acts.arrays,
+        test_acts.arrays,
+        train,
+        test,
+        settings=settings,
+        target=target,
+        matrix_component=matrix_component,
+        n_jobs=config.jobs,
+    )
+    frame = frame.assign(
+        train_hash=train.content_hash,
+        test_hash=test.content_hash,
+        settings=json.dumps(settings.to_dict()),
+        finished_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    key = {"model": config.name, "train_set": train.name, "test_set": test.name, "pooling": pooling}
+    progress("store", 0, 1)
+    store.write_transfer(config.db, frame, key=key)
+    progress("store", 1, 1)
+    return frame.assign(**key)

@@ -12,7 +12,7 @@ from core.present import reference as published
 from core.present.plots import METRIC_LABELS
 from core.present.tables import readable
 from core.probe.metrics import BY_PROBE
-from ui import figure, state
+from ui import drill, figure, state
 from ui.data import token
 from ui.page import guarded, need_components, need_results, setup
 from ui.state import page_param, set_page_param
@@ -99,7 +99,17 @@ if mode == modes[0]:
         "null; dotted: chance.\n" + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
-    figure.show(fig, data, name=f"{model}-{stimulus_set}-curves", key="curves")
+    event = figure.show(
+        fig,
+        data,
+        name=f"{model}-{stimulus_set}-curves",
+        key="curves",
+        on_select="rerun",
+        selection_mode=("points", "box"),
+    )
+    cells = drill.selected(event, data, x=x)
+    if not cells:
+        st.caption("Click (or box-select) a point of a curve to see that layer's stimuli.")
     st.subheader("Curve summaries")
     st.caption(
         "Peak: the layer where the curve, smoothed over about one layer, is highest (the "
@@ -107,6 +117,15 @@ if mode == modes[0]:
         "centre of mass of the score above chance (edge-probing style), a description only."
     )
     st.dataframe(readable(summary, digits=3), hide_index=True, width="stretch")
+    if cells:
+        drill.panel(
+            cells,
+            model=model,
+            stimulus_set=stimulus_set,
+            pooling=pooling,
+            components=components,
+            presentation=selection.presentation,
+        )
 else:
     sets = index.loc[(index["model"] == model) & (index["pooling"] == pooling), "stimulus_set"]
     sets = in_set_order(sets)
@@ -145,7 +164,19 @@ else:
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
-    figure.show(fig, data, name=f"{model}-hierarchy", key="hierarchy")
+    event = figure.show(
+        fig,
+        data,
+        name=f"{model}-hierarchy",
+        key="hierarchy",
+        on_select="rerun",
+        selection_mode=("points", "box"),
+    )
+    if drill.points_of(event):
+        st.info(
+            "A mean curve averages several targets, so its points have no stimuli of their "
+            "own: pick a target to drill down (Show: One or more targets)."
+        )
 
     @st.cache_data(show_spinner="Testing the order…")
     def order(state_token: str, model: str, pooling: str) -> dict:

@@ -102,6 +102,10 @@ PICKLE = pickle.dumps({"texts": ["a", "b"], "payload": list(range(50))})
 RUN = ["run", "--model", "smollm2-135m", "--quiet"]
 
 
+def _transfer(tmp: Path) -> list[str]:
+    return ["transfer", "--model", "smollm2-135m", "--quiet", "--db", str(tmp / "r.duckdb")]
+
+
 @dataclass(frozen=True)
 class Case:
     """A bad input: how to make the command line, and what the error line must say."""
@@ -572,6 +576,45 @@ CASES = [
         "upload-nul-byte",
         lambda t: ["upload", "mine", _csv(t, group=[f"g{k}\0" for k in range(12)])],
         "column 'group': contains a NUL byte",
+    ),
+    # transfer between sets
+    Case(
+        "transfer-unknown-set",
+        lambda t: [*_transfer(t), "--train", "no-such-set", "--test", "buried"],
+        "unknown stimulus set 'no-such-set'",
+    ),
+    Case(
+        "transfer-no-shared-target",
+        lambda t: [*_transfer(t), "--train", "pairs", "--test", "items"],
+        "share no target of the same kind",
+    ),
+    Case(
+        "transfer-target-not-shared",
+        lambda t: [*_transfer(t), "--train", "pairs", "--test", "buried", "--target", "valid"],
+        "target 'valid' is not shared by 'pairs' and 'buried'",
+    ),
+    Case(
+        "transfer-same-set",
+        lambda t: [*_transfer(t), "--train", "pairs", "--test", "pairs"],
+        "--train and --test are both 'pairs'",
+    ),
+    Case(
+        "transfer-matrix-component-unknown",
+        lambda t: [
+            *_transfer(t),
+            "--train",
+            "pairs",
+            "--test",
+            "buried",
+            "--matrix-component",
+            "x",
+        ],
+        "invalid choice: 'x'",
+    ),
+    Case(
+        "transfer-foreign-db",
+        lambda t: ["transfer", "--train", "pairs", "--test", "buried", "--db", _foreign_db(t)],
+        "but not Strata's",
     ),
 ]
 

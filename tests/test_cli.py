@@ -264,3 +264,35 @@ def test_deck_refuses_bad_input_in_one_line_before_writing_anything(tmp_path):
         assert done.returncode == 2, done.stderr
         assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
     assert not out.exists()
+
+
+def _set_csv(folder: Path, name: str, n: int = 36) -> Path:
+    """``n`` rows of a built-in set as a stimulus CSV named like it (spans kept)."""
+    stimuli = items_subset(n, name=name)
+    frame = stimuli.frame.copy()
+    frame["spans"] = [";".join(f"{a}:{b}" for a, b in s) for s in stimuli.spans]
+    frame = frame.rename(columns={t: f"{t}:{k}" for t, k in stimuli.targets.items()})
+    path = folder / name / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_transfer_pairs_to_buried_stores_the_diagonal_and_one_matrix(tmp_path):
+    pairs, buried = _set_csv(tmp_path, "pairs"), _set_csv(tmp_path, "buried")
+    db = tmp_path / "results.duckdb"
+    base = ["--model", "smollm2-135m", "--db", str(db), "--pooling", "last", "--quiet"]
+    out = cli("transfer", *base, "--train", str(pairs), "--test", str(buried), "--jobs", "1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "pairs → buried" in out.stdout and "transfer_peak" in out.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT * FROM transfer_scores WHERE is_primary").df()
+    targets = set(rows["target"])
+    assert targets and targets <= {"related", "relation"}
+    diag = rows[rows["train_layer"] == rows["test_layer"]]
+    assert len(diag) == len(targets) * 3 * 30  # targets × components × layers
+    matrix = rows[rows["component"] == "resid_pre"]
+    assert len(matrix) == len(targets) * 30 * 30
+    assert set(rows.loc[rows["train_layer"] != rows["test_layer"], "component"]) == {"resid_pre"}
+    assert rows["score"].between(0, 1).all() and (rows["n_test"] == 36).all()

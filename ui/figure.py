@@ -22,12 +22,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "figure"
 
 
-def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **chart) -> None:
+def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **chart):
     """The figure, its caption (if the builder was given one), then the download buttons.
 
-    Extra keyword arguments go to ``st.plotly_chart`` (e.g. ``on_select``).
+    Extra keyword arguments go to ``st.plotly_chart`` (e.g. ``on_select="rerun"``).
+
+    Returns
+    -------
+    The chart's selection state when ``on_select`` is given (``event.selection.points``),
+    else the chart element.
     """
-    st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False}, **chart)
+    event = st.plotly_chart(fig, key=f"chart_{key}", config={"displaylogo": False}, **chart)
     caption = caption_of(fig)
     if caption:
         st.caption(caption.replace("\n", "  \n"))
@@ -60,6 +65,7 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **ch
     )
     if data is not None:
         csv_button(data, name=name, key=key, container=row)
+    return event
 
 
 def csv_button(data: pd.DataFrame, *, name: str, key: str, container=st) -> None:

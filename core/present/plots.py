@@ -1146,3 +1146,185 @@ __all__ = [
     "to_image",
     "write_slides",
 ]
+
+
+# --------------------------------------------------------------------------- drill-down
+MARGIN_CAPTION = (
+    "Margin: the held-out decision value signed by the true class (> 0: on the true side; "
+    "ridge targets: minus the absolute error in SDs of the target)."
+)
+
+
+def margin_heatmap(
+    data: pd.DataFrame,
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Stimulus × layer heatmap of the held-out margin, stimuli ordered by when they settle.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per (stimulus, layer): ``item_id``, ``layer``, ``margin`` and
+        ``stays_correct_from`` (:func:`core.present.drill.stays_correct_from`); ``text``
+        is shown on hover when present.
+
+    Returns
+    -------
+    go.Figure
+        Rows sorted by the first layer from which the stimulus stays correct (those that
+        never settle last), then by mean margin; blue: correct side, red: wrong side.
+    """
+    if data.empty:
+        return style(_empty("nothing to show"), presentation=presentation)
+    wide = data.pivot_table(index="item_id", columns="layer", values="margin", aggfunc="first")
+    per_item = data.groupby("item_id").agg(
+        settle=("stays_correct_from", "first"), mean=("margin", "mean")
+    )
+    per_item = per_item.loc[wide.index]
+    order = per_item.sort_values(["settle", "mean"], ascending=[True, False], na_position="last")
+    wide = wide.loc[order.index]
+    z = wide.to_numpy(dtype=float)
+    bound = float(np.nanquantile(np.abs(z), 0.98)) if np.isfinite(z).any() else 1.0
+    bound = bound if bound > 0 else 1.0
+    texts = data.drop_duplicates("item_id").set_index("item_id").get("text")
+    labels = [
+        f"{i} · {texts.get(i)}" if texts is not None and pd.notna(texts.get(i)) else str(i)
+        for i in wide.index
+    ]
+    settle = order["settle"].to_numpy()
+    custom = np.repeat(
+        np.where(np.isnan(settle), -1, settle).astype(int)[:, None], z.shape[1], axis=1
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[int(c) for c in wide.columns],
+            y=list(range(len(wide))),
+            customdata=np.dstack([custom, np.array([labels] * z.shape[1]).T]),
+            zmin=-bound,
+            zmax=bound,
+            colorscale="RdBu",
+            colorbar={"title": {"text": "margin"}},
+            hovertemplate="%{customdata[1]}<br>layer %{x}: margin %{z:.2f}"
+            "<br>correct from layer %{customdata[0]} on (-1: never)<extra></extra>",
+        )
+    )
+    fig.update_yaxes(
+        autorange="reversed",
+        title_text=f"stimulus ({len(wide)}), earliest settled on top",
+        showticklabels=len(wide) <= 40,
+        tickvals=list(range(len(wide))) if len(wide) <= 40 else None,
+        ticktext=[str(i) for i in wide.index] if len(wide) <= 40 else None,
+    )
+    fig.update_xaxes(title_text=AXIS_LABELS["layer"])
+    titled(fig, title, caption=caption or MARGIN_CAPTION, presentation=presentation)
+    return style(fig, presentation=presentation, height=640 if presentation else 520)
+
+
+def stimulus_margins(
+    data: pd.DataFrame,
+    *,
+    x: str = "layer",
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """One stimulus's margin across layers: one panel per target, one line per component.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ``target``, ``component``, ``layer`` (or ``relative_depth``), ``margin``.
+    """
+    if data.empty:
+        return style(_empty("nothing to show"), presentation=presentation)
+    curves = data.rename(columns={"margin": "score"})
+    fig = layer_curves(
+        curves,
+        x=x,
+        color="component",
+        facet="target" if curves["target"].nunique() > 1 else None,
+        band=False,
+        null_band=False,
+        chance=False,
+        significant=None,
+        metric="margin",
+        title=title,
+        caption=caption or MARGIN_CAPTION,
+        presentation=presentation,
+    )
+    for col in range(1, max(curves["target"].nunique(), 1) + 1):
+        fig.add_hline(y=0, line={"dash": "dot", "color": "#444", "width": 1.2}, row=1, col=col)
+    fig.update_yaxes(title_text="margin (> 0: correct side)", row=1, col=1)
+    return fig
+
+
+def subgroup_curves(
+    data: pd.DataFrame,
+    *,
+    metric_label: str = "accuracy",
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Small multiples: score per layer in each subgroup (one panel each), per component.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`core.analysis.errors.subgroup_accuracy` rows: ``subgroup``, ``component``,
+        ``layer``, ``score``, ``score_se``, optionally ``chance`` and a panel ``label``.
+    """
+    if data.empty:
+        return style(_empty("nothing to show"), presentation=presentation)
+    curves = data.assign(panel=data["label"] if "label" in data else data["subgroup"])
+    fig = layer_curves(
+        curves,
+        color="component",
+        facet="panel",
+        null_band=False,
+        chance="chance" in curves,
+        significant=None,
+        title=title,
+        caption=caption,
+        presentation=presentation,
+    )
+    fig.update_yaxes(title_text=metric_label, row=1, col=1)
+    return fig
+
+
+def transfer_curves(
+    data: pd.DataFrame,
+    *,
+    x: str = "layer",
+    title: str | None = None,
+    caption: str | None = None,
+    metric: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Transfer curves beside the within-set curves, one panel per component.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ``curve`` (e.g. ``pairs → buried``, ``pairs (within)``), ``component``, ``x``,
+        ``score``, optionally ``score_se`` and ``chance``.
+    """
+    if data.empty:
+        return style(_empty("no transfer results for this selection"), presentation=presentation)
+    fig = layer_curves(
+        data,
+        x=x,
+        color="curve",
+        facet="component" if data["component"].nunique() > 1 else None,
+        null_band=False,
+        significant=None,
+        metric=metric,
+        title=title,
+        caption=caption,
+        presentation=presentation,
+    )
+    return fig

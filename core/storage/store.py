@@ -42,6 +42,23 @@ SCHEMA_VERSION = 2
 RESULT_KEY = ("model", "stimulus_set", "pooling")
 
 
+# Probes trained on one set and tested on another (core.probe.transfer): keyed by the pair
+# of sets, so not a result table; written by `python -m core transfer`.  In the v2 step,
+# and created on demand by its writer for v2 files made before it existed.
+TRANSFER_DDL = """
+    CREATE TABLE IF NOT EXISTS transfer_scores (
+        model TEXT NOT NULL, train_set TEXT NOT NULL, test_set TEXT NOT NULL,
+        pooling TEXT NOT NULL, target TEXT NOT NULL, component TEXT NOT NULL,
+        train_layer INTEGER NOT NULL, test_layer INTEGER NOT NULL, metric TEXT NOT NULL,
+        score DOUBLE, score_se DOUBLE, n_folds INTEGER, n_test INTEGER, chance DOUBLE,
+        is_primary BOOLEAN, train_hash TEXT, test_hash TEXT, settings TEXT,
+        finished_at TIMESTAMP,
+        PRIMARY KEY (model, train_set, test_set, pooling, target, component, train_layer,
+                     test_layer, metric)
+    );
+"""
+TRANSFER_KEY = ("model", "train_set", "test_set", "pooling")
+
 # Each migration takes a database at version i to i+1.  Version 0 is an empty file.
 _MIGRATIONS: list[str] = [
     """
@@ -103,7 +120,8 @@ _MIGRATIONS: list[str] = [
         score DOUBLE, score_se DOUBLE,
         PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric)
     );
-    """,
+    """
+    + TRANSFER_DDL,
 ]
 # Tables whose rows belong to one (model, stimulus_set, pooling) result and are replaced
 # together when that result is rewritten.
@@ -120,7 +138,7 @@ RESULT_TABLES = (
 
 
 # Tables a stored result may hold beside them (read through views for an older file).
-KNOWN_TABLES = (*RESULT_TABLES, "runs")
+KNOWN_TABLES = (*RESULT_TABLES, "runs", "transfer_scores")
 
 
 def _newer(path: Path, version: int, role: str = "results database") -> StoreError:
@@ -246,10 +264,11 @@ def _reader(path: Path, *, timeout: float, role: str) -> duckdb.DuckDBPyConnecti
     con = dbfile.open_file(path, read_only=True, timeout=timeout, role=role)
     try:
         version = _version(con, path, role)
+        complete = set(KNOWN_TABLES) <= set(dbfile.tables(con))
     except BaseException:
         con.close()
         raise
-    if version == SCHEMA_VERSION:
+    if version == SCHEMA_VERSION and complete:
         return con
     con.close()
     return _read_older(path, timeout=timeout, role=role)
@@ -472,6 +491,8 @@ def writer(db: str | Path | None = None, *, timeout: float = 600.0):
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     version = _version(con, path, "results database")
     if version == SCHEMA_VERSION:
+        if "transfer_scores" not in dbfile.tables(con):
+            con.execute(TRANSFER_DDL)  # a v2 file made before the table was added to v2
         return
     con.execute("BEGIN TRANSACTION")
     try:
@@ -561,6 +582,51 @@ def write_run(
                 f"VALUES ({', '.join('?' for _ in run_columns)})",
                 values,
             )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
+
+
+def write_transfer(db: str | Path | None, frame: pd.DataFrame, *, key: dict) -> WriteTiming:
+    """Replace the transfer scores of one (model, train_set, test_set, pooling), atomically.
+
+    Only the targets in ``frame`` are replaced (a run for one ``--target`` keeps the
+    others).  The frame is prepared before the file is opened; the deletes and inserts are
+    one transaction, so a killed write leaves the previous rows.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        :data:`core.probe.transfer.COLUMNS` plus ``train_hash``, ``test_hash``,
+        ``settings`` (JSON text) and ``finished_at``.
+    key : dict
+        ``model``, ``train_set``, ``test_set``, ``pooling``.
+
+    Returns
+    -------
+    WriteTiming
+    """
+    started = time.perf_counter()
+    values = [key[k] for k in TRANSFER_KEY]
+    columns = [name for name, _ in _columns()["transfer_scores"]]
+    rows = frame.assign(**{k: key[k] for k in TRANSFER_KEY})[columns]
+    targets = sorted(rows["target"].unique())
+    with writer(db) as con:
+        opened = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(TRANSFER_DDL)  # a v2 file made before the table existed
+            con.execute(
+                "DELETE FROM transfer_scores WHERE model = ? AND train_set = ? AND test_set = ? "
+                f"AND pooling = ? AND target IN ({', '.join('?' for _ in targets)})",
+                values + targets,
+            )
+            _fault_point("transfer")
+            con.register("incoming", rows)
+            con.execute("INSERT INTO transfer_scores SELECT * FROM incoming")
+            con.unregister("incoming")
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -701,6 +767,22 @@ def export_results(db: str | Path | None, out: str | Path, **filters) -> int:
                     "INSERT INTO runs BY NAME SELECT * FROM src.runs WHERE run_id IN "
                     "(SELECT DISTINCT run_id FROM probe_scores)"
                 )
+            if "transfer_scores" in present:
+                # a transfer travels when its model and both its sets are exported
+                where_t, params_t = _where({"model": filters.get("model")})
+                sets = filters.get("stimulus_set")
+                if sets is not None:
+                    sets = [sets] if isinstance(sets, str) else list(sets)
+                    marks = ", ".join("?" for _ in sets) or "NULL"
+                    where_t += (" AND " if where_t else " WHERE ") + (
+                        f"train_set IN ({marks}) AND test_set IN ({marks})"
+                    )
+                    params_t += sets + sets
+                con.execute(
+                    "INSERT INTO transfer_scores BY NAME "
+                    f"SELECT * FROM src.transfer_scores{where_t}",
+                    params_t,
+                )
             con.execute("COMMIT")
             n = con.execute(
                 "SELECT count(*) FROM "
@@ -761,6 +843,13 @@ def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str,
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}")
             if keys and "runs" in present:
                 con.execute("INSERT OR REPLACE INTO runs BY NAME SELECT * FROM src.runs")
+            if "transfer_scores" in present:  # the source's transfers replace ours
+                con.execute(
+                    "DELETE FROM transfer_scores WHERE (model, train_set, test_set, pooling) IN "
+                    "(SELECT DISTINCT model, train_set, test_set, pooling "
+                    "FROM src.transfer_scores)"
+                )
+                con.execute("INSERT INTO transfer_scores BY NAME SELECT * FROM src.transfer_scores")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):  # none open when ATTACH's reads failed

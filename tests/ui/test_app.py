@@ -358,3 +358,76 @@ def test_a_users_published_results_are_checked_then_drawn_beside_ours(
     assert "Smith 2025 (peak, published)" in [t.get("name") for t in spec["data"]]
     text = "\n".join(m.value for m in app.markdown)
     assert "items: Smith 2025 peaks at relative depth 0.11-0.33" in text
+
+
+def _point(app_cache, target: str, component: str, layer: int) -> dict:
+    """A Plotly selection point of a curve, as Streamlit stores the chart's selection."""
+    from core.storage import store
+
+    rows = store.query(
+        app_cache / "strata.duckdb",
+        "probe_scores",
+        model="smollm2-135m",
+        stimulus_set="items",
+        pooling="mean",
+        target=target,
+        component=component,
+        layer=layer,
+        is_primary=True,
+    )
+    return {"curve_number": 1, "point_index": layer, "x": layer, "y": float(rows["score"].iloc[0])}
+
+
+def _select(at: AppTest, key: str, points: list[dict]) -> None:
+    at.session_state[f"chart_{key}"] = {
+        "selection": {"points": points, "point_indices": [], "box": [], "lasso": []}
+    }
+
+
+def test_a_point_on_a_curve_opens_its_stimuli_wrong_ones_first(app, app_cache):
+    app.switch_page("pages/curves.py").run()
+    target = app.multiselect[-1].value[0]
+    _select(app, "curves", [_point(app_cache, target, "attn_out", 7)])
+    app.run()
+    _no_errors(app)
+    assert f"Stimuli at {target} · attn_out · layer 7" in [s.value for s in app.subheader]
+    table = next(d.value for d in app.dataframe if "margin" in d.value.columns)
+    assert len(table) == 48 and {"text", "label", "prediction", "group"} <= set(table.columns)
+    wrong = ~table["correct"].astype(bool).to_numpy()
+    assert not (~wrong[: wrong.sum()]).any()  # every wrong one before every right one
+    assert any(c.startswith("meta_") for c in table.columns)
+    # curve, the stimulus × layer heatmap and the small multiples by subgroup
+    assert _charts(app) == 3
+    assert "Error analysis by subgroup" in [s.value for s in app.subheader]
+    assert [p for p in app.get("page_link") if "across layers" in p.proto.label]
+    # the cell is kept in the URL: a bookmarked link reopens the same stimuli
+    assert app.query_params["drill"] == f"{target}|attn_out|7"
+
+
+def test_a_mean_curve_says_to_pick_a_target_to_drill_down(app, app_cache):
+    app.switch_page("pages/curves.py").run()
+    app.radio[0].set_value(app.radio[0].options[1]).run()
+    _select(app, "hierarchy", [{"x": 3, "y": 0.2, "curve_number": 0, "point_index": 3}])
+    app.run()
+    _no_errors(app)
+    assert any("pick a target to drill down" in i.value for i in app.info)
+
+
+def test_the_stimulus_page_shows_one_stimulus_across_layers(app_cache, monkeypatch):
+    monkeypatch.setenv("STRATA_CACHE", str(app_cache))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(
+        {"model": "smollm2-135m", "set": "items", "pooling": "mean", "item": "nope"}
+    )
+    at.run()
+    at.switch_page("pages/stimulus.py").run()
+    _no_errors(at)
+    item = at.selectbox(key="stimulus_item").value
+    assert item and _charts(at) == 1
+    assert at.query_params["item"] == item
+
+
+def test_the_transfer_page_says_how_to_compute_one(app):
+    app.switch_page("pages/transfer.py").run()
+    _no_errors(app)
+    assert any("python -m core transfer" in i.value for i in app.info)

@@ -22,8 +22,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ["home", "run", "findings", "curves", "peaks", "compare", "coordination", "stimuli"]
-CHARTS = ("home", "findings", "curves", "peaks", "compare", "coordination")
+PAGES = [
+    "home",
+    "run",
+    "findings",
+    "curves",
+    "peaks",
+    "compare",
+    "coordination",
+    "transfer",
+    "stimuli",
+    "stimulus",
+]
+CHARTS = ("home", "findings", "curves", "peaks", "compare", "coordination", "stimulus")
 QUERY = "?model=smollm2-135m&model2=gemma3-270m&set=items&pooling=mean"
 
 
@@ -128,6 +139,35 @@ def test_page_renders_without_exception(server, browser, slug):
         assert page.get_by_text("Page not found").count() == 0
         if slug in CHARTS:
             assert page.locator(".js-plotly-plot").count() >= 1
+    finally:
+        page.close()
+
+
+def test_drill_down_a_click_on_a_curve_point_lists_its_stimuli(server, browser):
+    """Click one marker of a layer curve: the panel below lists that layer's stimuli."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 2400})
+    try:
+        page.goto(f"{server}/curves{QUERY}", wait_until="domcontentloaded")
+        page.wait_for_selector(".js-plotly-plot", timeout=180_000)
+        _settle(page)
+        markers = page.locator(".js-plotly-plot .scatterlayer .trace .points path")
+        assert markers.count() >= 30
+        box = markers.nth(12).bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        time.sleep(0.5)
+        page.mouse.click(x, y)
+        page.get_by_text("Stimuli at").first.wait_for(timeout=180_000)
+        _settle(page)
+        page.get_by_text("Error analysis by subgroup").first.wait_for(timeout=180_000)
+        _settle(page)
+        page.screenshot(path=str(SHOTS / "curves-drill-down.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert page.get_by_text("stimuli wrong (held out").count() == 1
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 3
+        assert page.locator(".js-plotly-plot").count() == 3  # curve, heatmap, subgroups
     finally:
         page.close()
 
