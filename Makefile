@@ -32,7 +32,7 @@ venv: $(VENV)/.runtime
 venv-dev: $(VENV)/.dev
 
 app: system venv
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true \
+	$(PY) -m ui.serve --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 test: system venv-dev

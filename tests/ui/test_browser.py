@@ -1,12 +1,13 @@
 """The app in a real headless Chromium: every page renders without an exception.
 
-Starts ``streamlit run app.py`` as ``make app`` does, on real results, opens every page,
-fails on any Streamlit exception box, and saves a screenshot of each page to
-``artifacts/screenshots/``.
+Starts ``python -m ui.serve`` (``streamlit run app.py``) as ``make app`` does, on real
+results, opens every page, fails on any Streamlit exception box, and saves a screenshot of
+each page to ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -44,8 +45,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(app_cache):
+@contextlib.contextmanager
+def _serve(app_cache):
+    """A fresh ``python -m ui.serve`` (as ``make app``) on a free port; yields its URL."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: make test installs it (scripts/install-system.sh)")
     port = _free_port()
@@ -53,9 +55,7 @@ def server(app_cache):
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "ui.serve",
             "--server.port",
             str(port),
             "--server.headless",
@@ -79,9 +79,17 @@ def server(app_cache):
     else:
         proc.kill()
         pytest.fail("streamlit did not start")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(app_cache):
+    with _serve(app_cache) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +237,17 @@ def test_presentation_mode_renders_without_exception(server, browser, slug):
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     finally:
         page.close()
+
+
+def test_a_first_visit_to_a_page_lists_the_app_pages(app_cache, browser):
+    """On a fresh server, /curves first: the sidebar holds app.py's titles, not file names."""
+    with _serve(app_cache) as url:
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        try:
+            page.goto(f"{url}/curves{QUERY}", wait_until="domcontentloaded")
+            _settle(page)
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        finally:
+            page.close()
+    assert "Layer curves" in nav and "Findings" in nav, nav
+    assert "coordination" not in nav.split(), nav  # the file names of a v1 multipage app
