@@ -38,7 +38,7 @@ from core.storage.dbfile import StoreBusy as StoreBusy
 from core.storage.dbfile import StoreDamaged as StoreDamaged
 from core.storage.dbfile import StoreError as StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULT_KEY = ("model", "stimulus_set", "pooling")
 
 
@@ -104,6 +104,15 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric)
     );
     """,
+    # v3: the surface baselines' fold scores, so a layer is tested against its baseline
+    # fold by fold (the same folds: core.probe.baselines).
+    """
+    CREATE TABLE IF NOT EXISTS baseline_fold_scores (
+        model TEXT, stimulus_set TEXT, pooling TEXT, target TEXT, baseline TEXT, metric TEXT,
+        fold INTEGER, score DOUBLE,
+        PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric, fold)
+    );
+    """,
 ]
 # Tables whose rows belong to one (model, stimulus_set, pooling) result and are replaced
 # together when that result is rewritten.
@@ -116,6 +125,7 @@ RESULT_TABLES = (
     "folds",
     "item_predictions",
     "baseline_scores",
+    "baseline_fold_scores",
 )
 
 
