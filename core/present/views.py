@@ -220,8 +220,19 @@ def findings(
         if not targets.empty and "kind" in targets
         else None
     )
+    baselines = store.query(db, "baseline_scores", **by_result)
+    baseline_folds = store.query(db, "baseline_fold_scores", **by_result)
     return memo.cached(
-        db, compute, scores, folds, halves, predictions=predictions, groups=groups, kinds=kinds
+        db,
+        compute,
+        scores,
+        folds,
+        halves,
+        predictions=predictions,
+        groups=groups,
+        kinds=kinds,
+        baselines=baselines if not baselines.empty else None,
+        baseline_folds=baseline_folds if not baseline_folds.empty else None,
     )
 
 
