@@ -65,8 +65,9 @@ def test_item_predictions_are_stored_and_a_resumed_run_stores_the_same_rows(tmp_
     assert len(first) == 24 * n_targets * first["layer"].nunique()
     # every target's surface baselines, one fold score per fold, summarised as probe_scores
     base = store.query(db, "baseline_scores")
-    assert set(base["baseline"]) == {"frequency", "length", "tokens", "position", "surface"}
-    assert base["target"].nunique() == n_targets and len(base) == 5 * n_targets
+    # "The {noun}": the position never varies, so it is no baseline here
+    assert set(base["baseline"]) == {"frequency", "length", "tokens", "surface"}
+    assert base["target"].nunique() == n_targets and len(base) == 4 * n_targets
     base_folds = store.query(db, "baseline_fold_scores")
     assert len(base_folds) == 6 * len(base)
     means = base_folds.groupby(["target", "baseline"])["score"].mean()

@@ -44,9 +44,9 @@ def probe_baselines(
         The run's settings: folds, seed, C and alphas as for the layer probes
         (permutations and halves are not used here).
     baselines : dict of str to tuple of str, optional
-        Baseline name → feature columns (default :data:`~core.stimuli.surface.BASELINES`);
-        a baseline is left out when none of its columns is in ``features``, and reads the
-        ones that are.
+        Baseline name → feature columns (default :data:`~core.stimuli.surface.BASELINES`).
+        A feature that is absent or constant over the set (the position in ``"The {noun}"``)
+        is dropped; a baseline left without features is left out.
 
     Returns
     -------
@@ -61,9 +61,10 @@ def probe_baselines(
     plan = make_plan(stimuli, settings)  # same seed and folds as the layer probes
     primary = {t.name: metrics.PRIMARY[t.probe] for t in plan.targets}
     rows = []
+    varying = [c for c in features.columns if features[c].nunique() > 1]
     for name, columns in (baselines or BASELINES).items():
-        present = [c for c in columns if c in features.columns]
-        if not present:
+        present = [c for c in columns if c in varying]
+        if not present:  # e.g. position in "The {noun}": nothing to read, no row
             continue
         X = features[present].to_numpy(dtype=np.float64)
         result = probe_cell(X, plan)["full"]
