@@ -326,6 +326,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
             todo.append(pooling)
     if not todo:
         return report
+    started = time.perf_counter()
+    baselines = surface_baselines(config, prepared)  # the same for every pooling; no model
+    timings["baselines"] = time.perf_counter() - started
     cache = ActivationCache()
     acts = {p: cache.load(keys[p]) for p in todo}
     acts = {p: a for p, a in acts.items() if a is not None and _has_components(a, config)}
@@ -334,9 +337,6 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
         acts.update(extract_missing(config, stimuli, missing, cache, progress, timings))
         report.loaded_model = report.extracted = True
     n_jobs = (os.cpu_count() or 1) if config.jobs == -1 else config.jobs
-    started = time.perf_counter()
-    baselines = surface_baselines(config, prepared)  # the same for every pooling
-    timings["baselines"] = time.perf_counter() - started
     for pooling in todo:
         entry = acts[pooling]
         report.n_layers = entry.n_layers

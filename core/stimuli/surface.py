@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.stimuli.audit import target_words
-from core.stimuli.schema import StimulusSet
+from core.stimuli.schema import StimulusError, StimulusSet
 
 FEATURES: tuple[str, ...] = ("frequency", "length", "tokens", "position")
 """The surface features, one column each of :func:`surface_features`."""
@@ -45,11 +45,21 @@ def surface_features(stimuli: StimulusSet, tokenizer=None) -> pd.DataFrame:
         of the whole text) and ``position`` (character offset of the first target word;
         0 without one).
 
+    Raises
+    ------
+    StimulusError
+        When the ``wordfreq`` package is missing (one line; before any model is loaded).
+
     Examples
     --------
     ``"The dog barked"`` with target word ``dog``: length 3, position 4.
     """
-    from wordfreq import zipf_frequency  # a runtime requirement (requirements.txt)
+    try:
+        from wordfreq import zipf_frequency  # a runtime requirement (requirements.txt)
+    except ImportError:
+        raise StimulusError(
+            "word frequencies need the wordfreq package: pip install -r requirements.txt"
+        ) from None
 
     words = target_words(stimuli)
     out = pd.DataFrame(
