@@ -664,8 +664,8 @@ def slides(
     out.append(_double_peak_slide(db, models, pooling, words))
     out.append(_rho_slide(found, reference, words))
     out.append(_matrix_slide(db, found, pooling, words))
-    out += _extra_slides(found, words)
     out.append(_baseline_slide(db, found, pooling))
+    out += _extra_slides(found, words)  # tables other analyses add: last
     return [s for s in out if s is not None]
 
 

@@ -364,7 +364,7 @@ def test_findings_makes_the_talk_deck_in_one_click(app):
     assert {"Deck HTML", "Deck PDF", "Everything (ZIP)"} <= buttons
     files = app.session_state["deck_files"]
     assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
-    assert len(files.images) == 2 * 6  # PNG and SVG of six slides
+    assert len(files.images) == 2 * 7  # PNG and SVG of seven slides (surface baselines last)
     html = files.html.read_text()
     assert "smollm2-135m vs gemma3-270m on relative depth" in html  # the second model too
 
