@@ -225,7 +225,9 @@ def surface_test(
     sd = np.nanstd(diff, axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(sd > 0, mean / (sd / np.sqrt(n)), np.sign(mean) * np.inf)
-    t = np.where(np.isfinite(mean), t, -np.inf)  # a layer without scores never wins
+    # a layer equal to the baseline in every fold (both at chance, say) has t = 0, not NaN,
+    # which argmax would pick; a layer without scores never wins
+    t = np.where(np.isfinite(mean), np.nan_to_num(t, nan=0.0, posinf=np.inf), -np.inf)
     best = int(np.argmax(t))
     n_layers = table.shape[1]
     row["t_baseline"] = float(t[best])

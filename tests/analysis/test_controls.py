@@ -79,6 +79,10 @@ def test_surface_test_needs_a_layer_above_the_baseline_beyond_the_bonferroni_bou
     lost = surface_test(equal, reference).iloc[0]
     assert lost["verdict"] == VERDICTS[1] and lost["p_baseline"] > 0.05
     assert surface_test(equal, pd.DataFrame()).iloc[0]["verdict"] == VERDICTS[2]
+    # a layer exactly at the baseline in every fold (both at chance) never hides a winner
+    tied = base[:, None] + np.tile(np.r_[0.0, np.full(19, 0.3)], (6, 1))
+    tied[:, 1:] += rng.normal(0, 0.01, (6, 19))
+    assert surface_test(_folds_frame(tied), reference).iloc[0]["verdict"] == VERDICTS[0]
 
 
 # ------------------------------------------------------------ planted, through the engine
