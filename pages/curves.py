@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import curve_summary, find_curve_peaks
-from core.analysis.controls import gain_scores
+from core.analysis.controls import MEAN, gain_scores
 from core.names import in_set_order
 from core.present import plots, report, views
 from core.present import reference as published
@@ -198,6 +198,12 @@ else:
         help="The paper's layer bands on relative depth (Llama-3.2-3B, Llama-3.3-70B) beside "
         "ours; add your own on the Findings page",
     )
+
+    @st.cache_data(show_spinner="Measuring the controls…")
+    def findings_controls(state_token: str, model: str, pooling: str) -> pd.DataFrame:
+        # the Findings tables: one computation, one answer on every page
+        return views.findings(None, model=model, pooling=pooling)["controls"]
+
     data = guarded(
         views.mean_curves,
         None,
@@ -206,9 +212,46 @@ else:
         pooling=pooling,
         components=components,
     )
+    m1, m2 = st.columns(2)
+    show_layer0 = m1.checkbox(
+        "Layer 0 (dashed)",
+        value=page_param("layer0", "0") == "1",
+        help="Each set's mean curve of resid_pre at layer 0: the token embeddings",
+    )
+    set_page_param("layer0", "1" if show_layer0 else "0")
+    show_surface = m2.checkbox(
+        "Surface baseline",
+        value=page_param("surface", "0") == "1",
+        help="Each set's mean over its targets of their best surface baseline (normalised), "
+        "± its fold SE",
+    )
+    set_page_param("surface", "1" if show_surface else "0")
+    references = {"layer0": None, "surface": None}
+    if show_layer0:
+        first = data[(data["component"] == "resid_pre") & (data["layer"] == 0)]
+        references["layer0"] = pd.DataFrame(
+            {
+                "score": first["score"].to_numpy(),
+                "label": [f"layer 0: {s}" for s in first["stimulus_set"]],
+            }
+        )
     saved = published.saved()
     bands = guarded(published.load, saved) if show_paper else None
     bands = published.bands(bands, stimulus_sets=sets) if bands is not None else None
+    if show_surface:
+        controls = guarded(findings_controls, token(), model, pooling)
+        mean = controls[(controls["target"] == MEAN) & (controls["component"] == "resid_pre")]
+        mean = mean.dropna(subset=["baseline_score"])
+        if mean.empty:
+            st.caption("No surface baselines are stored for these results: run them again.")
+        else:
+            references["surface"] = pd.DataFrame(
+                {
+                    "score": mean["baseline_score"].to_numpy(),
+                    "score_se": mean["baseline_se"].to_numpy(),
+                    "label": [f"surface: {s}" for s in mean["stimulus_set"]],
+                }
+            )
     fig = plots.layer_curves(
         data,
         x=x,
@@ -218,10 +261,18 @@ else:
         significant=None,
         reference=bands,
         metric="normalized",
+        layer0=references["layer0"],
+        surface=references["surface"],
         title=f"{model}: mean decoding over each set's targets",
         caption="Each target's score normalised (0 = chance, 1 = perfect) and averaged over "
         "the set's targets; band: ± SE over targets"
         + ("; shaded spans: published peak layers as layer / (L-1)." if show_paper else ".")
+        + (" Dashed: each set's resid_pre layer 0." if show_layer0 else "")
+        + (
+            " Orange bands: each set's mean best surface baseline ± SE."
+            if references["surface"] is not None
+            else ""
+        )
         + "\n"
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,

@@ -125,6 +125,22 @@ def test_layer_curves_draw_layer_0_the_surface_baseline_and_the_gain(app):
     assert set(summary["component"]) == {"resid_pre", "attn_out", "mlp_out"} and len(resid0)
 
 
+def test_mean_curves_draw_each_sets_layer_0_and_surface_baseline(app):
+    app.switch_page("pages/curves.py").run()
+    app.radio[0].set_value(app.radio[0].options[1]).run()
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Layer 0 (dashed)"].check().run()
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Surface baseline"].check().run()
+    _no_errors(app)
+    layout = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    dashed = [s for s in layout["shapes"] if s.get("line", {}).get("dash") == "dash"]
+    assert len(dashed) == 3 * 3  # each set's layer 0 on each component's panel
+    texts = [a.get("text", "") for a in layout["annotations"]]
+    for name in ("items", "pairs", "analogies"):
+        assert f"layer 0: {name}" in texts and f"surface: {name}" in texts
+
+
 def test_double_peaks_page_states_a_verdict(app):
     app.switch_page("pages/peaks.py").run()
     _no_errors(app)
