@@ -134,8 +134,9 @@ def test_mean_curves_draw_each_sets_layer_0_and_surface_baseline(app):
     boxes["Surface baseline"].check().run()
     _no_errors(app)
     layout = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
-    dashed = [s for s in layout["shapes"] if s.get("line", {}).get("dash") == "dash"]
+    dashed = [s for s in layout["shapes"] if s.get("name") == "layer 0"]
     assert len(dashed) == 3 * 3  # each set's layer 0 on each component's panel
+    assert {s["line"]["dash"] for s in dashed} == {"dash"}
     texts = [a.get("text", "") for a in layout["annotations"]]
     for name in ("items", "pairs", "analogies"):
         assert f"layer 0: {name}" in texts and f"surface: {name}" in texts
