@@ -326,6 +326,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
             todo.append(pooling)
     if not todo:
         return report
+    started = time.perf_counter()
+    baselines = surface_baselines(config, prepared)  # the same for every pooling; no model
+    timings["baselines"] = time.perf_counter() - started
     cache = ActivationCache()
     acts = {p: cache.load(keys[p]) for p in todo}
     acts = {p: a for p, a in acts.items() if a is not None and _has_components(a, config)}
@@ -354,7 +357,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
         timings[f"probe_{pooling}"] = time.perf_counter() - started
         started = time.perf_counter()
         progress("store", 0, 1)
-        run_id = _store(config, stimuli, pooling, entry, results, probe_keys[pooling], timings)
+        run_id = _store(
+            config, stimuli, pooling, entry, results, probe_keys[pooling], timings, baselines
+        )
         progress("store", 1, 1)
         timings[f"store_{pooling}"] = time.perf_counter() - started
         report.probed.append(pooling)
@@ -362,7 +367,36 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     return report
 
 
-def _store(config, stimuli, pooling, entry, results, probe_key, timings) -> str:
+def surface_baselines(config: RunConfig, prepared: Prepared) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every target's probe on the stimuli's surface features: scores and fold scores.
+
+    Needs the model's tokenizer (for token counts), never its weights; a remote model's
+    tokenizer is read from the local hub cache when it is there, else token counts are
+    left out.  Same folds and solvers as the layer probes (:mod:`core.probe.baselines`).
+
+    Returns
+    -------
+    scores, folds : DataFrame
+        ``baseline_scores`` and ``baseline_fold_scores`` rows without the result key.
+    """
+    from core.errors import ModelError
+    from core.lm.budget import read_light
+    from core.lm.loading import load_tokenizer
+    from core.probe.baselines import probe_baselines
+    from core.stimuli.surface import surface_features
+
+    if config.remote:
+        try:
+            tokenizer = load_tokenizer(config.model)
+        except ModelError:
+            tokenizer = None
+    else:
+        tokenizer = read_light(prepared.model).tokenizer
+    features = surface_features(prepared.stimuli, tokenizer)
+    return probe_baselines(features, prepared.stimuli, config.probe)
+
+
+def _store(config, stimuli, pooling, entry, results, probe_key, timings, baselines) -> str:
     """Write one pooling's results and its run record in one transaction; its run id."""
     n_layers = entry.n_layers
     scores = summarize(results, n_layers=n_layers)
@@ -423,6 +457,8 @@ def _store(config, stimuli, pooling, entry, results, probe_key, timings) -> str:
             "targets": targets,
             "folds": folds,
             "item_predictions": results.predictions,
+            "baseline_scores": baselines[0],
+            "baseline_fold_scores": baselines[1],
         },
     )
     return run_id

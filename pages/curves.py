@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import curve_summary, find_curve_peaks
+from core.analysis.controls import MEAN, gain_scores
 from core.names import in_set_order
 from core.present import plots, report, views
 from core.present import reference as published
@@ -73,6 +74,71 @@ if mode == modes[0]:
         metric=metric,
     )
     data = views.with_significance(data)
+    r1, r2, r3 = st.columns([2, 1, 1])
+    y_axes = ["score", "gain"]
+    y_labels = {"score": "score", "gain": "gain over layer 0"}
+    y_axis = r1.radio(
+        "y axis",
+        y_axes,
+        format_func=y_labels.get,
+        index=y_axes.index(page_param("y", "score")),
+        horizontal=True,
+        disabled=metric != "primary",
+        help="gain over layer 0: each curve minus resid_pre at layer 0 of the same target, "
+        "fold by fold, with the SE of those differences (primary metric only)",
+    )
+    y_axis = y_axis if metric == "primary" else "score"
+    set_page_param("y", y_axis)
+    show_layer0 = r2.checkbox(
+        "Layer 0 (dashed)",
+        value=page_param("layer0", "0") == "1",
+        help="resid_pre at layer 0: the token embeddings, before any attention ran",
+    )
+    set_page_param("layer0", "1" if show_layer0 else "0")
+    show_surface = r3.checkbox(
+        "Surface baseline",
+        value=page_param("surface", "0") == "1",
+        help="The same probe on word frequency, length, token count and position (the "
+        "best of them per target), ± its fold SE",
+    )
+    set_page_param("surface", "1" if show_surface else "0")
+    references = {"layer0": None, "surface": None}
+    if show_layer0 or show_surface or y_axis == "gain":
+        controls = guarded(
+            views.controls_of,
+            None,
+            model=model,
+            stimulus_set=stimulus_set,
+            pooling=pooling,
+            targets=chosen,
+        )
+        base0 = controls["layer0"].set_index("target")["score"]
+        shift = base0 if y_axis == "gain" else base0 * 0  # gains are measured from layer 0
+        if y_axis == "gain":
+            data = gain_scores(data, controls["folds"])
+        if show_layer0:
+            references["layer0"] = pd.DataFrame(
+                {
+                    "score": (base0 - shift).to_numpy(),
+                    "label": [
+                        f"layer 0: {t}" if len(chosen) > 1 else "layer 0" for t in base0.index
+                    ],
+                }
+            )
+        if show_surface and controls["baseline"].empty:
+            st.caption("No surface baselines are stored for this result: run it again.")
+        elif show_surface:
+            best = controls["baseline"]
+            references["surface"] = pd.DataFrame(
+                {
+                    "score": (best["score"] - best["target"].map(shift).fillna(0)).to_numpy(),
+                    "score_se": best["score_se"].to_numpy(),
+                    "label": [
+                        f"surface ({b}){': ' + t if len(chosen) > 1 else ''}"
+                        for t, b in zip(best["target"], best["baseline"])
+                    ],
+                }
+            )
     color, dash = ("component", "target") if len(chosen) > 1 else ("component", None)
     peaks = pd.DataFrame()
     summary = curve_summary(data)
@@ -86,17 +152,32 @@ if mode == modes[0]:
             peaks.loc[0, "band_lo"] = summary["band_lo"].iloc[0] * scale
             peaks.loc[0, "band_hi"] = summary["band_hi"].iloc[0] * scale
     used = data["metric"].unique()
+    gain = y_axis == "gain"
     fig = plots.layer_curves(
         data,
         x=x,
         color=color,
         dash=dash,
         peaks=peaks,
-        metric=used[0] if len(used) == 1 else None,
+        chance=not gain,
+        null_band=not gain,
+        layer0=references["layer0"],
+        surface=references["surface"],
+        metric=("gain over layer 0" if gain else used[0]) if len(used) == 1 else None,
         title=f"{model} · {stimulus_set} · pooling {pooling}: {', '.join(chosen)}",
-        caption="Mean over 6 grouped folds ± SE; filled markers: significant after "
-        "Benjamini-Hochberg over layers × components; grey band: 95 % of the permutation "
-        "null; dotted: chance.\n" + "; ".join(plots.GLOSSARY[c] for c in components),
+        caption=(
+            "Score minus resid_pre layer 0 of the same target, mean over 6 grouped folds "
+            "± SE of the per-fold differences; filled markers: significant after "
+            "Benjamini-Hochberg over layers × components (of the score)."
+            if gain
+            else "Mean over 6 grouped folds ± SE; filled markers: significant after "
+            "Benjamini-Hochberg over layers × components; grey band: 95 % of the permutation "
+            "null; dotted: chance."
+        )
+        + (" Dashed: resid_pre layer 0." if show_layer0 else "")
+        + (" Orange band: best surface baseline ± SE." if references["surface"] is not None else "")
+        + "\n"
+        + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
     )
     event = figure.show(
@@ -136,6 +217,12 @@ else:
         help="The paper's layer bands on relative depth (Llama-3.2-3B, Llama-3.3-70B) beside "
         "ours; add your own on the Findings page",
     )
+
+    @st.cache_data(show_spinner="Measuring the controls…")
+    def findings_controls(state_token: str, model: str, pooling: str) -> pd.DataFrame:
+        # the Findings tables: one computation, one answer on every page
+        return views.findings(None, model=model, pooling=pooling)["controls"]
+
     data = guarded(
         views.mean_curves,
         None,
@@ -144,9 +231,46 @@ else:
         pooling=pooling,
         components=components,
     )
+    m1, m2 = st.columns(2)
+    show_layer0 = m1.checkbox(
+        "Layer 0 (dashed)",
+        value=page_param("layer0", "0") == "1",
+        help="Each set's mean curve of resid_pre at layer 0: the token embeddings",
+    )
+    set_page_param("layer0", "1" if show_layer0 else "0")
+    show_surface = m2.checkbox(
+        "Surface baseline",
+        value=page_param("surface", "0") == "1",
+        help="Each set's mean over its targets of their best surface baseline (normalised), "
+        "± its fold SE",
+    )
+    set_page_param("surface", "1" if show_surface else "0")
+    references = {"layer0": None, "surface": None}
+    if show_layer0:
+        first = data[(data["component"] == "resid_pre") & (data["layer"] == 0)]
+        references["layer0"] = pd.DataFrame(
+            {
+                "score": first["score"].to_numpy(),
+                "label": [f"layer 0: {s}" for s in first["stimulus_set"]],
+            }
+        )
     saved = published.saved()
     bands = guarded(published.load, saved) if show_paper else None
     bands = published.bands(bands, stimulus_sets=sets) if bands is not None else None
+    if show_surface:
+        controls = guarded(findings_controls, token(), model, pooling)
+        mean = controls[(controls["target"] == MEAN) & (controls["component"] == "resid_pre")]
+        mean = mean.dropna(subset=["baseline_score"])
+        if mean.empty:
+            st.caption("No surface baselines are stored for these results: run them again.")
+        else:
+            references["surface"] = pd.DataFrame(
+                {
+                    "score": mean["baseline_score"].to_numpy(),
+                    "score_se": mean["baseline_se"].to_numpy(),
+                    "label": [f"surface: {s}" for s in mean["stimulus_set"]],
+                }
+            )
     fig = plots.layer_curves(
         data,
         x=x,
@@ -156,10 +280,18 @@ else:
         significant=None,
         reference=bands,
         metric="normalized",
+        layer0=references["layer0"],
+        surface=references["surface"],
         title=f"{model}: mean decoding over each set's targets",
         caption="Each target's score normalised (0 = chance, 1 = perfect) and averaged over "
         "the set's targets; band: ± SE over targets"
         + ("; shaded spans: published peak layers as layer / (L-1)." if show_paper else ".")
+        + (" Dashed: each set's resid_pre layer 0." if show_layer0 else "")
+        + (
+            " Orange bands: each set's mean best surface baseline ± SE."
+            if references["surface"] is not None
+            else ""
+        )
         + "\n"
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
@@ -200,4 +332,12 @@ else:
         st.dataframe(readable(table), hide_index=True, width="stretch")
         for sentence in report.hierarchy_sentences(table, pairs):
             st.markdown(f"- {sentence}")
-glossary("normalised score", "mean curve", "relative depth", "peak band", "expected depth")
+glossary(
+    "normalised score",
+    "mean curve",
+    "relative depth",
+    "peak band",
+    "expected depth",
+    "gain over layer 0",
+    "surface baseline",
+)

@@ -162,6 +162,11 @@ def _zipped(folder: Path) -> bytes:
 deck_box()
 
 SECTIONS = [
+    (
+        "Each peak against layer 0 and the surface baselines",
+        report.controls_sentences,
+        ("controls",),
+    ),
     ("How much of each peak is lexical (layer 0)?", report.lexical_sentences, ("lexical",)),
     ("Double peaks", report.double_peak_sentences, ("double_peaks",)),
     ("Anti-persistence of adjacent layers", report.persistence_sentences, ("persistence",)),
@@ -185,7 +190,8 @@ for model, tables in found.items():
         if frames[0].empty:
             continue
         st.subheader(title)
-        st.markdown("\n".join(f"- {s}" for s in sentences(*frames)))
+        extra = {"controls": tables.get("controls")} if sentences in report.WITH_CONTROLS else {}
+        st.markdown("\n".join(f"- {s}" for s in sentences(*frames, **extra)))
         for name, table in zip(names, frames):
             with st.expander(f"Table: {name}"):
                 st.dataframe(
@@ -237,4 +243,12 @@ with st.expander("Add published results (your own CSV)", expanded="ref_added" in
             references.clear()
             st.rerun()
 
-glossary("mean curve", "normalised score", "peak band", "expected depth", "naive vs split-half")
+glossary(
+    "mean curve",
+    "normalised score",
+    "peak band",
+    "expected depth",
+    "gain over layer 0",
+    "surface baseline",
+    "naive vs split-half",
+)

@@ -42,6 +42,8 @@ def test_item_predictions_are_stored_and_a_resumed_run_stores_the_same_rows(tmp_
     cells back (a resumed run) writes the same rows as the run that computed them."""
     import shutil
 
+    import pandas as pd
+
     from core import pipeline
     from core.config import RunConfig
     from core.probe import ProbeSettings
@@ -61,6 +63,17 @@ def test_item_predictions_are_stored_and_a_resumed_run_stores_the_same_rows(tmp_
     first = store.query(db, "item_predictions").sort_values(keys, ignore_index=True)
     n_targets = first["target"].nunique()
     assert len(first) == 24 * n_targets * first["layer"].nunique()
+    # every target's surface baselines, one fold score per fold, summarised as probe_scores
+    base = store.query(db, "baseline_scores")
+    # "The {noun}": the position never varies, so it is no baseline here
+    assert set(base["baseline"]) == {"frequency", "length", "tokens", "surface"}
+    assert base["target"].nunique() == n_targets and len(base) == 4 * n_targets
+    base_folds = store.query(db, "baseline_fold_scores")
+    assert len(base_folds) == 6 * len(base)
+    means = base_folds.groupby(["target", "baseline"])["score"].mean()
+    assert means.reindex(pd.MultiIndex.from_frame(base[["target", "baseline"]])).to_numpy() == (
+        pytest.approx(base["score"].to_numpy())
+    )
     shutil.move(db, tmp_path / "first.duckdb")
     pipeline.run(config)  # every cell read back from disk
     second = store.query(db, "item_predictions").sort_values(keys, ignore_index=True)

@@ -47,6 +47,16 @@ TERMS: dict[str, str] = {
     "peak on every page, in the report and in the deck.",
     "peak band": "The layers whose smoothed score is within one standard error (over folds) "
     "of the peak.",
+    "gain over layer 0": "A curve minus the score of resid_pre at layer 0 (the token "
+    "embeddings, before any attention ran) of the same targets, fold by fold; its band is "
+    "the standard error of those per-fold differences. It peaks where the curve does; what "
+    "it shows is how much of the peak the layers add to the embeddings.",
+    "surface baseline": "The same probe, on the same folds, fitted on a few surface "
+    "features per stimulus instead of activations: word frequency (Zipf) of the target "
+    "words, their length in characters, the text's token count, the first target word's "
+    "position, and all four together. Each target is measured against its best one; a "
+    "curve beats it when some layer is above it fold by fold beyond the noise (one-sided t, "
+    "Bonferroni over layers).",
     "expected depth": "The centre of mass of the score above chance along depth: a "
     "description, never a verdict (curves high everywhere put it near 0.5).",
 }

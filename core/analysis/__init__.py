@@ -5,6 +5,7 @@
   above chance; which targets are controls; the mean curve over a set's property targets
 - ``peaks``: peaks, double peak and valley, with a test against the fold noise
 - ``lexical``: how much of a peak is already decodable from the token embeddings
+- ``controls``: the gain over layer 0 and the verdict against the surface baselines
 - ``persistence``: anti-persistence of adjacent layers, naive and split-half, with nulls
 - ``resample``: curves recomputed from per-stimulus predictions under a group bootstrap
 - ``matrices``: layer × layer and target × target correlations; linear CKA between layers

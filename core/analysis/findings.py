@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.compare import hierarchy
+from core.analysis.controls import controls_table
 from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
@@ -25,7 +26,7 @@ from core.analysis.threads import one_blas_thread
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
-TABLES = ("curves", "lexical", "double_peaks", "persistence", "hierarchy", "order")
+TABLES = ("curves", "lexical", "double_peaks", "persistence", "hierarchy", "order", "controls")
 
 
 def mean_fold_curve(
@@ -187,6 +188,35 @@ def _hierarchy_tables(
     return _concat(sets_rows, keys), _concat(pair_rows, keys)
 
 
+def _controls_tables(
+    scores: pd.DataFrame,
+    folds: pd.DataFrame,
+    baselines: pd.DataFrame | None,
+    baseline_folds: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """:func:`~core.analysis.controls.controls_table` per set × component (targets and mean)."""
+    keys = [k for k in CURVE if k in scores.columns]
+    rest = [k for k in keys if k != "component"]
+    rows = []
+    for key, part in scores.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        result = {k: v for k, v in head.items() if k != "component"}
+        own = _subset(folds, head)
+        if own.empty:
+            continue
+        resid = _subset(folds, {**result, "component": "resid_pre"})
+        layer0 = resid[resid["layer"] == 0] if not resid.empty else resid
+        table = controls_table(
+            part,
+            own,
+            layer0,
+            _subset(baselines, result),
+            _subset(baseline_folds, result),
+        )
+        rows.append(table.assign(**head))
+    return _concat(rows, [*rest, "component"]) if rows else pd.DataFrame()
+
+
 @one_blas_thread
 def findings(
     scores: pd.DataFrame,
@@ -198,6 +228,8 @@ def findings(
     kinds: Mapping[str, str] | None = None,
     controls: Iterable[str] = (),
     sink_layers: Mapping[str, Iterable[int]] | None = None,
+    baselines: pd.DataFrame | None = None,
+    baseline_folds: pd.DataFrame | None = None,
     order: tuple[str, ...] = HIERARCHY,
     n_sim: int = 200,
     n_boot: int = 1000,
@@ -222,6 +254,9 @@ def findings(
         Targets to leave out beside those :func:`~core.analysis.summary.is_control` finds.
     sink_layers : mapping, optional
         ``model`` → attention-sink layers: ρ is also given with them interpolated.
+    baselines, baseline_folds : DataFrame, optional
+        The matching ``baseline_scores`` and ``baseline_fold_scores`` rows (surface
+        baselines); without them the controls table has no baseline columns filled.
     order : tuple of str
         The hierarchy to test, shallowest first.
     n_sim, n_boot, n_baseline : int
@@ -240,7 +275,11 @@ def findings(
         :func:`~core.analysis.peaks.double_peak` on each mean curve against its fold noise;
         ``persistence``: naive and split-half ρ against their nulls; ``hierarchy`` and
         ``order``: :func:`~core.analysis.compare.hierarchy`'s ``sets`` and ``pairs`` per
-        component, when two or more of ``order`` are present.
+        component, when two or more of ``order`` are present; ``controls``: per set ×
+        component, every property target and the mean against ``resid_pre`` layer 0 and
+        the best surface baseline (:func:`~core.analysis.controls.controls_table`; the
+        gain curve peaks where the raw curve does, so ``hierarchy`` and ``order`` hold
+        for the gain curves as they stand).
     """
     keep = property_targets(scores["target"], controls=controls)
     left_out = sorted(set(scores["target"]) - set(keep))
@@ -256,6 +295,7 @@ def findings(
     sets, pairs = _hierarchy_tables(
         scores, folds, predictions, groups, order=order, kinds=kinds, n_boot=n_boot, seed=seed
     )
+    controls = _controls_tables(scores, folds, baselines, baseline_folds)
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),
@@ -263,6 +303,7 @@ def findings(
         "persistence": _in_order(rho, order, "estimator"),
         "hierarchy": _in_order(sets, order),
         "order": _in_order(pairs, order),
+        "controls": _in_order(controls, order),
     }
 
 

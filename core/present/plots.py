@@ -420,6 +420,44 @@ def _null_band(fig: go.Figure, part: pd.DataFrame, x: str, col: int, shown: set)
     shown.add("null")
 
 
+def _reference_lines(
+    fig: go.Figure, layer0: pd.DataFrame | None, surface: pd.DataFrame | None, col: int
+) -> None:
+    """Dashed layer-0 lines and surface-baseline bands (score ± SE), labelled on panel 1."""
+    for row in (surface if surface is not None else pd.DataFrame()).itertuples():
+        se = float(row.score_se) if np.isfinite(getattr(row, "score_se", np.nan)) else 0.0
+        fig.add_hrect(
+            y0=row.score - se,
+            y1=row.score + se,
+            fillcolor="rgba(213,94,0,0.12)",
+            line_width=0,
+            row=1,
+            col=col,
+            exclude_empty_subplots=False,
+        )
+        label = {"annotation_text": row.label, "annotation_position": "top left"}
+        fig.add_hline(
+            y=float(row.score),
+            line={"color": "#D55E00", "width": 1},
+            row=1,
+            col=col,
+            exclude_empty_subplots=False,
+            name="surface baseline",
+            **(label if col == 1 else {}),
+        )
+    for row in (layer0 if layer0 is not None else pd.DataFrame()).itertuples():
+        label = {"annotation_text": row.label, "annotation_position": "bottom left"}
+        fig.add_hline(
+            y=float(row.score),
+            line={"dash": "dash", "color": "#555", "width": 1.2},
+            row=1,
+            col=col,
+            exclude_empty_subplots=False,
+            name="layer 0",
+            **(label if col == 1 else {}),
+        )
+
+
 def _chance_line(fig: go.Figure, part: pd.DataFrame, col: int) -> None:
     if "chance" not in part.columns or not part["chance"].notna().any():
         return
@@ -518,6 +556,8 @@ def layer_curves(
     title: str | None = None,
     caption: str | None = None,
     presentation: bool = False,
+    layer0: pd.DataFrame | None = None,
+    surface: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Score against depth, one line per series, with its uncertainty and the null.
 
@@ -550,6 +590,12 @@ def layer_curves(
         ``label``, ``stimulus_set``, drawn as labelled shaded spans.
     title, caption : str, optional
         See :func:`titled`.
+    layer0 : DataFrame, optional
+        Layer-0 references (the token embeddings' score): ``score`` and a ``label`` per
+        row, drawn as dashed horizontal lines on every panel.  Off unless given.
+    surface : DataFrame, optional
+        Surface baselines: ``score``, ``score_se`` and ``label`` per row, drawn as a
+        horizontal band (score ± SE) with a thin line.  Off unless given.
 
     Returns
     -------
@@ -565,6 +611,7 @@ def layer_curves(
             _null_band(fig, part, x, col, shown)
         if chance:
             _chance_line(fig, part, col)
+        _reference_lines(fig, layer0, surface, col)
         for line, label, hue, style_dash, symbol in _series(part, color, dash):
             line = line.sort_values(x)
             se = _se_band(line, x, hue, label) if band else None

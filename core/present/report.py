@@ -11,6 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from core.analysis.compare import FOLD_BOOTSTRAP, STIMULUS_BOOTSTRAP, order_verdict
+from core.analysis.controls import MEAN
+from core.analysis.controls import VERDICTS as BASELINE
+from core.analysis.lexical import VERDICTS as LEXICAL
 
 CURVE_COLUMNS = [
     "stimulus_set",
@@ -69,6 +72,77 @@ def controls_sentence(curves: pd.DataFrame) -> str | None:
     )
 
 
+def _mean_row(controls: pd.DataFrame | None, stimulus_set: str, component: str):
+    """The mean-curve row of ``controls`` for one set and component, or None."""
+    if controls is None or controls.empty:
+        return None
+    rows = controls[
+        (controls["stimulus_set"] == stimulus_set)
+        & (controls["component"] == component)
+        & (controls["target"] == MEAN)
+    ]
+    return None if rows.empty else rows.iloc[0]
+
+
+def peak_clause(row) -> str:
+    """How far a peak stands above its controls: ``0.04 above layer 0 and 0.21 above the
+    surface baseline`` (either part left out when not measured)."""
+    parts = []
+    if row is not None and pd.notna(row.get("gain")):
+        parts.append(f"{_num(row['gain'])} ± {_num(row['gain_se'])} above layer 0")
+    if row is not None and pd.notna(row.get("above_baseline")):
+        parts.append(f"{_num(row['above_baseline'])} above the surface baseline")
+    return " and ".join(parts)
+
+
+def controls_sentences(controls: pd.DataFrame) -> list[str]:
+    """Each set's mean curve against layer 0 and its surface baseline, with the verdicts.
+
+    Parameters
+    ----------
+    controls : DataFrame
+        :func:`~core.analysis.findings.findings` ``controls`` rows.
+
+    Returns
+    -------
+    list of str
+        Per set × component: the peak, its gain over layer 0 (± fold SE), its margin over
+        the best surface baseline, whether some layer beats that baseline (Bonferroni over
+        layers), whether most of the peak is already at layer 0, and the targets whose
+        best layer does not beat their own baseline.
+    """
+    out = []
+    for (name, component), part in controls.groupby(["stimulus_set", "component"], sort=False):
+        row = _mean_row(part, name, component)
+        if row is None:
+            continue
+        head = f"{name} · {component}: the mean curve peaks at layer {int(row['peak_layer'])}"
+        clause = peak_clause(row)
+        text = f"{head}, {clause}" if clause else head
+        if row["baseline_verdict"] != BASELINE[2]:
+            text += (
+                f" (best baseline per target: {row['baseline']}; "
+                f"{_num(row['baseline_score'])} ± {_num(row['baseline_se'])}): "
+                f"{row['baseline_verdict']} (largest fold-paired t = {row['t_baseline']:.1f}, "
+                f"one-sided, Bonferroni over layers {_p(row['p_baseline'])})"
+            )
+        else:
+            text += f"; {BASELINE[2]}"
+        if row.get("lexical_verdict") == LEXICAL[0]:
+            text += (
+                f"; most of this peak is already present at layer 0 (lexical: "
+                f"{_num(row['lexical_share'], '.0%')} of it)"
+            )
+        targets = part[(part["target"] != MEAN) & (part["baseline_verdict"] == BASELINE[1])]
+        if len(targets):
+            text += (
+                f"; targets whose best layer does not beat their surface baseline: "
+                f"{', '.join(targets['target'])}"
+            )
+        out.append(text)
+    return out
+
+
 def lexical_sentences(lexical: pd.DataFrame) -> list[str]:
     """How much of each peak the token embeddings (``resid_pre`` layer 0) already give.
 
@@ -98,7 +172,10 @@ def lexical_sentences(lexical: pd.DataFrame) -> list[str]:
 
 
 def double_peak_sentences(
-    peaks: pd.DataFrame, *, head: tuple[str, ...] = ("stimulus_set", "component")
+    peaks: pd.DataFrame,
+    *,
+    head: tuple[str, ...] = ("stimulus_set", "component"),
+    controls: pd.DataFrame | None = None,
 ) -> list[str]:
     """Double-peak verdicts, each with its peaks, valley, dip and simulated p-value.
 
@@ -109,6 +186,9 @@ def double_peak_sentences(
         :func:`~core.analysis.peaks.double_peak` rows with the ``head`` columns).
     head : tuple of str
         Columns that name each curve at the start of its sentence.
+    controls : DataFrame, optional
+        :func:`~core.analysis.findings.findings` ``controls`` rows: each peak then says how
+        far it stands above layer 0 and the surface baseline.
 
     Returns
     -------
@@ -117,10 +197,15 @@ def double_peak_sentences(
     out = []
     for row in peaks.itertuples():
         head_ = " · ".join(str(getattr(row, c)) for c in head)
+        found = _mean_row(
+            controls, getattr(row, "stimulus_set", None), getattr(row, "component", None)
+        )
+        clause = peak_clause(found)
+        clause = f", {clause}" if clause else ""
         if row.verdict in ("double peak", "two peaks, dip within noise"):
             out.append(
                 f"{head_}: {row.verdict}: the peak at layer {row.peak_layer:.0f} (depth "
-                f"{row.peak_depth:.2f}) and a second peak at {row.second_peak_layer:.0f} "
+                f"{row.peak_depth:.2f}{clause}) and a second peak at {row.second_peak_layer:.0f} "
                 f"({row.second_peak_depth:.2f}), valley at {row.valley_layer:.0f}; dip "
                 f"{row.dip:.3f} against single-peaked curves (the unimodal fit and a flat "
                 f"curve, {row.n_sim:.0f} each) plus the fold noise: {_p(row.p_value)}"
@@ -134,8 +219,8 @@ def double_peak_sentences(
         elif row.verdict == "single peak":
             out.append(
                 f"{head_}: single peak at layer {row.peak_layer:.0f} (depth "
-                f"{row.peak_depth:.2f}); no second peak above chance stands 2 fold SEs above "
-                "its surroundings"
+                f"{row.peak_depth:.2f}{clause}); no second peak above chance stands 2 fold SEs "
+                "above its surroundings"
             )
         else:
             out.append(f"{head_}: no peak stands above chance (Bonferroni over layers)")
@@ -201,13 +286,18 @@ def _method_words(method: str, n: int) -> str:
     return "no resampling data"
 
 
-def hierarchy_sentences(sets: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+def hierarchy_sentences(
+    sets: pd.DataFrame, pairs: pd.DataFrame, *, controls: pd.DataFrame | None = None
+) -> list[str]:
     """Which sets peak before which, per component, with intervals and the method.
 
     Parameters
     ----------
     sets, pairs : DataFrame
         :func:`~core.analysis.findings.findings` ``hierarchy`` and ``order`` rows.
+    controls : DataFrame, optional
+        ``controls`` rows: each set's peak then says how far it stands above layer 0 and
+        the surface baseline, and the sentence says the order holds for the gain curves.
 
     Returns
     -------
@@ -219,7 +309,13 @@ def hierarchy_sentences(sets: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
         names = list(part["stimulus_set"])
         peaks = "; ".join(
             f"{r.stimulus_set} at layer {r.peak_layer} (depth {r.peak_depth:.2f} "
-            f"[{r.peak_lo:.2f}, {r.peak_hi:.2f}])"
+            f"[{r.peak_lo:.2f}, {r.peak_hi:.2f}]"
+            + (
+                f"; {c}"
+                if (c := peak_clause(_mean_row(controls, r.stimulus_set, component)))
+                else ""
+            )
+            + ")"
             for r in part.itertuples()
         )
         steps = "; ".join(
@@ -233,6 +329,12 @@ def hierarchy_sentences(sets: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
         out.append(
             f"{component}: {' < '.join(names)} {order_verdict(between, tuple(names))} by "
             f"peak depth. Peaks: {peaks}. Differences: {steps}. 95 % intervals from {methods}."
+            + (
+                " The gain curves (minus layer 0) peak at the same layers, so the order on "
+                "them is the same."
+                if controls is not None and not controls.empty
+                else ""
+            )
         )
     return out
 
@@ -258,6 +360,11 @@ def text(tables: dict[str, pd.DataFrame], *, model: str, pooling: str) -> str:
         lines += [note, ""] if note else []
     sections = [
         (
+            "Controls: each peak against layer 0 and the surface baselines",
+            controls_sentences,
+            ("controls",),
+        ),
+        (
             "How much of each peak the token embeddings already give (resid_pre layer 0)",
             lexical_sentences,
             ("lexical",),
@@ -278,8 +385,14 @@ def text(tables: dict[str, pd.DataFrame], *, model: str, pooling: str) -> str:
             ("hierarchy", "order"),
         ),
     ]
+    controls = tables.get("controls")
     for title, sentences, names in sections:
         frames = [tables.get(name, pd.DataFrame()) for name in names]
+        extra = {"controls": controls} if sentences in WITH_CONTROLS else {}
         if len(frames[0]):
-            lines += [f"## {title}", "", *(f"- {s}" for s in sentences(*frames)), ""]
+            lines += [f"## {title}", "", *(f"- {s}" for s in sentences(*frames, **extra)), ""]
     return "\n".join(lines)
+
+
+WITH_CONTROLS = (double_peak_sentences, hierarchy_sentences)
+"""Sentence makers that take ``controls=`` and then name them beside every peak."""

@@ -163,6 +163,46 @@ def cached_activations(db, *, model: str, stimulus_set: str, pooling: str):
     return ActivationCache().load(run["activation_key"], verify=False)
 
 
+def controls_of(
+    db, *, model: str, stimulus_set: str, pooling: str, targets: list[str]
+) -> dict[str, pd.DataFrame]:
+    """What a target's curve is drawn against: layer 0 of ``resid_pre``, the best surface
+    baseline, and the fold scores that turn curves into gains.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``layer0``: ``target``, ``score``, ``score_se`` (primary metric, resid_pre layer 0);
+        ``baseline``: the best ``baseline_scores`` row per target (empty for results stored
+        before baselines existed); ``folds``: primary-metric ``fold_scores`` rows of every
+        component of ``targets``.
+    """
+    from core.analysis.controls import best_baselines
+
+    scores = curves(
+        db,
+        model=model,
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        components=["resid_pre"],
+        targets=targets,
+    )
+    layer0 = scores[scores["layer"] == 0][["target", "metric", "score", "score_se"]]
+    base = store.query(
+        db,
+        "baseline_scores",
+        model=model,
+        stimulus_set=stimulus_set,
+        pooling=pooling,
+        target=targets,
+    )
+    if not base.empty and not layer0.empty:  # the primary metric only, as the curves
+        base = base.merge(layer0[["target", "metric"]], on=["target", "metric"])
+    filters = dict(model=model, stimulus_set=stimulus_set, pooling=pooling, target=targets)
+    folds = _primary_folds(db, scores, **filters)
+    return {"layer0": layer0, "baseline": best_baselines(base), "folds": folds}
+
+
 def _primary_folds(db, scores: pd.DataFrame, **filters) -> pd.DataFrame:
     """``fold_scores`` rows of each target's primary metric (the metric of ``scores``)."""
     folds = store.query(db, "fold_scores", **filters)
@@ -220,8 +260,19 @@ def findings(
         if not targets.empty and "kind" in targets
         else None
     )
+    baselines = store.query(db, "baseline_scores", **by_result)
+    baseline_folds = store.query(db, "baseline_fold_scores", **by_result)
     return memo.cached(
-        db, compute, scores, folds, halves, predictions=predictions, groups=groups, kinds=kinds
+        db,
+        compute,
+        scores,
+        folds,
+        halves,
+        predictions=predictions,
+        groups=groups,
+        kinds=kinds,
+        baselines=baselines if not baselines.empty else None,
+        baseline_folds=baseline_folds if not baseline_folds.empty else None,
     )
 
 

@@ -38,13 +38,12 @@ from core.storage.dbfile import StoreBusy as StoreBusy
 from core.storage.dbfile import StoreDamaged as StoreDamaged
 from core.storage.dbfile import StoreError as StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULT_KEY = ("model", "stimulus_set", "pooling")
 
 
 # Probes trained on one set and tested on another (core.probe.transfer): keyed by the pair
-# of sets, so not a result table; written by `python -m core transfer`.  In the v2 step,
-# and created on demand by its writer for v2 files made before it existed.
+# of sets, so not a result table; written by `python -m core transfer` (schema v3).
 TRANSFER_DDL = """
     CREATE TABLE IF NOT EXISTS transfer_scores (
         model TEXT NOT NULL, train_set TEXT NOT NULL, test_set TEXT NOT NULL,
@@ -120,6 +119,16 @@ _MIGRATIONS: list[str] = [
         score DOUBLE, score_se DOUBLE,
         PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric)
     );
+    """,
+    # v3: the surface baselines' fold scores, so a layer is tested against its baseline
+    # fold by fold (the same folds: core.probe.baselines), and probes trained on one set
+    # and tested on another (core.probe.transfer).
+    """
+    CREATE TABLE IF NOT EXISTS baseline_fold_scores (
+        model TEXT, stimulus_set TEXT, pooling TEXT, target TEXT, baseline TEXT, metric TEXT,
+        fold INTEGER, score DOUBLE,
+        PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric, fold)
+    );
     """
     + TRANSFER_DDL,
 ]
@@ -134,6 +143,7 @@ RESULT_TABLES = (
     "folds",
     "item_predictions",
     "baseline_scores",
+    "baseline_fold_scores",
 )
 
 
@@ -491,8 +501,6 @@ def writer(db: str | Path | None = None, *, timeout: float = 600.0):
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     version = _version(con, path, "results database")
     if version == SCHEMA_VERSION:
-        if "transfer_scores" not in dbfile.tables(con):
-            con.execute(TRANSFER_DDL)  # a v2 file made before the table was added to v2
         return
     con.execute("BEGIN TRANSACTION")
     try:
@@ -617,7 +625,6 @@ def write_transfer(db: str | Path | None, frame: pd.DataFrame, *, key: dict) -> 
         opened = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(TRANSFER_DDL)  # a v2 file made before the table existed
             con.execute(
                 "DELETE FROM transfer_scores WHERE model = ? AND train_set = ? AND test_set = ? "
                 f"AND pooling = ? AND target IN ({', '.join('?' for _ in targets)})",

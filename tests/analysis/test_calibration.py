@@ -394,3 +394,56 @@ def test_layer_0_share_is_calibrated_at_half_the_peak():
     )
     assert boundary[LEXICAL[0]] <= 0.06 and boundary[LEXICAL[1]] <= 0.07
     assert high[LEXICAL[0]] >= 0.8 and low[LEXICAL[1]] >= 0.8
+
+
+# ---------------------------------------------------------------- surface baseline
+
+
+def _baseline_rate(
+    profile: np.ndarray, n: int, *, seed: int, shared: bool, sd: float = 0.0367
+) -> float:
+    """Share of ``n`` curves called "beats its surface baseline": every fold's layer scores
+    are the baseline's fold score (``shared``: the same test stimuli move both) or its mean
+    (independent noise on each side), plus ``profile`` and fold noise correlated 0.5 over
+    layers."""
+    from core.analysis.controls import VERDICTS as BASELINE
+    from core.analysis.controls import surface_test
+
+    rng = np.random.default_rng(seed)
+    layers = np.arange(len(profile))
+    claims = 0
+    for _ in range(n):
+        base = 0.7 + 0.02 * rng.normal(size=6)
+        centre = base[:, None] if shared else 0.7
+        folds = centre + profile + sd * _ar1(rng, (6, len(profile)), 0.5)
+        rows = pd.DataFrame(
+            {"fold": np.repeat(np.arange(6), len(profile)), "layer": np.tile(layers, 6)}
+            | {"score": folds.ravel()}
+        )
+        verdict = surface_test(rows, pd.DataFrame({"fold": range(6), "score": base}))
+        claims += verdict.iloc[0]["verdict"] == BASELINE[0]
+    return claims / n
+
+
+@pytest.mark.slow
+def test_beating_the_surface_baseline_is_calibrated_on_curves_equal_to_it():
+    n = 400
+    bump_01 = bump(30, 12, 4, height=0.1, base=0)
+    for shared, null in (
+        (True, "curve = baseline + fold noise (SE 0.015, correlated 0.5 over layers)"),
+        (False, "curve = baseline mean, independent noise on both sides"),
+    ):
+        fpr = _baseline_rate(np.zeros(30), n, seed=61 + shared, shared=shared)
+        power = _baseline_rate(bump_01, n, seed=63 + shared, shared=shared)
+        _row("beats its surface baseline", null, n, fpr, power, "a bump 0.1 above the baseline")
+        assert fpr <= 0.07 and power >= 0.8
+    # the fold SE of layer minus best baseline on the real runs (median over SmolLM2's and
+    # Gemma's targets × layers, resid_pre) is 0.034: the power there, for the README
+    sd = 0.034 * np.sqrt(6)
+    null = "curve = baseline + fold noise at the real runs' median SE (0.034)"
+    fpr = _baseline_rate(np.zeros(30), n, seed=71, shared=True, sd=sd)
+    weak = _baseline_rate(bump_01, n, seed=72, shared=True, sd=sd)
+    power = _baseline_rate(2 * bump_01, n, seed=73, shared=True, sd=sd)
+    _row("beats its surface baseline", null, n, fpr, weak, "a bump 0.1 above the baseline")
+    _row("beats its surface baseline", null, n, fpr, power, "a bump 0.2 above the baseline")
+    assert fpr <= 0.07 and power >= 0.9

@@ -192,6 +192,23 @@ def test_the_chance_line_is_drawn_without_a_null_band():
     assert "chance" in [a.text for a in fig.layout.annotations]
 
 
+def test_layer_0_and_surface_baseline_are_off_by_default_and_drawn_when_given():
+    data = _curves(sets=["items"], components=["resid_pre", "attn_out"])
+    plain = plots.layer_curves(data, null_band=False, chance=False)
+    assert not plain.layout.shapes
+    layer0 = pd.DataFrame({"score": [0.3], "label": ["layer 0"]})
+    surface = pd.DataFrame({"score": [0.1], "score_se": [0.02], "label": ["surface: frequency"]})
+    fig = plots.layer_curves(
+        data, null_band=False, chance=False, layer0=layer0, surface=surface, facet="component"
+    )
+    dashed = [s for s in fig.layout.shapes if s.type == "line" and s.line.dash == "dash"]
+    assert [s.y0 for s in dashed] == [0.3, 0.3]  # on both panels
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.y0, b.y1) for b in bands] == [pytest.approx((0.08, 0.12))] * 2
+    labels = [a.text for a in fig.layout.annotations]
+    assert labels.count("layer 0") == 1 and labels.count("surface: frequency") == 1
+
+
 def test_published_bands_are_labelled_spans_on_relative_depth_or_on_this_models_layers():
     bands = published.bands(published.load(), stimulus_sets=["items"])
     fig = plots.layer_curves(_curves(sets=["items"]), x="relative_depth", reference=bands)

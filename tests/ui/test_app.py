@@ -62,6 +62,11 @@ def test_findings_page_states_peaks_verdicts_and_order_for_both_models(app):
     assert text.count("paper, 3B peaks at relative depth 0.07-0.26") == 2
     assert re.search(r"smollm2-135m peaks at resid_pre 0\.\d\d \((inside|earlier than|later)", text)
     assert "ρ of attn_out: paper, 70B reports -0.33" in text
+    # every set's peak against layer 0 and its surface baseline, in words and as a table
+    assert text.count("above layer 0 and") >= 2 * 3 * 2
+    assert re.search(r"(beats|does not beat) its surface baseline \(largest fold-paired t", text)
+    subheads = [s.value for s in app.subheader]
+    assert subheads.count("Each peak against layer 0 and the surface baselines") == 2
 
 
 def test_layer_curves_for_a_target_and_the_hierarchy(app):
@@ -84,6 +89,57 @@ def test_layer_curves_for_a_target_and_the_hierarchy(app):
     assert not [c for c in table.columns if c.endswith(("_lo", "_hi")) or c in ("lo", "hi")]
     assert table["expected_depth"].dropna().between(0, 1).all()  # a description only
     assert any("items < pairs < analogies" in m.value for m in app.markdown)
+
+
+def test_layer_curves_draw_layer_0_the_surface_baseline_and_the_gain(app):
+    app.switch_page("pages/curves.py").run()
+    _no_errors(app)
+
+    def layout():
+        return json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+
+    def dashed():
+        return [s for s in layout().get("shapes", []) if s.get("line", {}).get("dash") == "dash"]
+
+    assert not dashed()  # off by default
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Layer 0 (dashed)"].check().run()
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Surface baseline"].check().run()
+    _no_errors(app)
+    assert app.query_params["layer0"] == "1" and app.query_params["surface"] == "1"
+    [line] = dashed()
+    bands = [s for s in layout()["shapes"] if s["type"] == "rect"]
+    assert len(bands) == 1 and bands[0]["y0"] < bands[0]["y1"]
+    texts = [a.get("text", "") for a in layout()["annotations"]]
+    assert "layer 0" in texts and any(t.startswith("surface (") for t in texts)
+    y_axis = next(r for r in app.radio if r.label == "y axis")
+    y_axis.set_value("gain").run()
+    _no_errors(app)
+    assert app.query_params["y"] == "gain"
+    assert "gain over layer 0" in layout()["yaxis"]["title"]["text"]
+    [line] = dashed()
+    assert line["y0"] == 0  # gains are measured from layer 0
+    summary = app.dataframe[-1].value
+    resid0 = summary[summary["component"] == "resid_pre"]
+    assert set(summary["component"]) == {"resid_pre", "attn_out", "mlp_out"} and len(resid0)
+
+
+def test_mean_curves_draw_each_sets_layer_0_and_surface_baseline(app):
+    app.switch_page("pages/curves.py").run()
+    app.radio[0].set_value(app.radio[0].options[1]).run()
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Layer 0 (dashed)"].check().run()
+    boxes = {c.label: c for c in app.checkbox}
+    boxes["Surface baseline"].check().run()
+    _no_errors(app)
+    layout = json.loads(app.get("plotly_chart")[0].proto.spec)["layout"]
+    dashed = [s for s in layout["shapes"] if s.get("name") == "layer 0"]
+    assert len(dashed) == 3 * 3  # each set's layer 0 on each component's panel
+    assert {s["line"]["dash"] for s in dashed} == {"dash"}
+    texts = [a.get("text", "") for a in layout["annotations"]]
+    for name in ("items", "pairs", "analogies"):
+        assert f"layer 0: {name}" in texts and f"surface: {name}" in texts
 
 
 def test_double_peaks_page_states_a_verdict(app):
@@ -325,7 +381,7 @@ def test_findings_makes_the_talk_deck_in_one_click(app):
     assert {"Deck HTML", "Deck PDF", "Everything (ZIP)"} <= buttons
     files = app.session_state["deck_files"]
     assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
-    assert len(files.images) == 2 * 6  # PNG and SVG of six slides
+    assert len(files.images) == 2 * 7  # PNG and SVG of seven slides (surface baselines last)
     html = files.html.read_text()
     assert "smollm2-135m vs gemma3-270m on relative depth" in html  # the second model too
 
