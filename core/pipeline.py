@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from core.config import RunConfig
+from core.config import RunConfig, run_poolings
 from core.lm import extract, identify, load, plan_tokens
 from core.lm.budget import check_extraction
 from core.lm.identity import ModelId
@@ -76,8 +76,13 @@ def model_id(config: RunConfig) -> ModelId:
     return identify(config.model, dtype=config.dtype, quantization=config.quantization)
 
 
-def activation_keys(config: RunConfig, stimuli: StimulusSet, model: ModelId) -> dict[str, str]:
-    """The activation cache key of each pooling of a run."""
+def activation_keys(
+    config: RunConfig,
+    stimuli: StimulusSet,
+    model: ModelId,
+    poolings: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """The activation cache key of each pooling of a run (default: the config's)."""
     return {
         pooling: activation_key(
             model_fingerprint=model.fingerprint,
@@ -86,7 +91,7 @@ def activation_keys(config: RunConfig, stimuli: StimulusSet, model: ModelId) -> 
             store_dtype=config.store_dtype,
             chat_template=config.chat_template,
         )
-        for pooling in config.poolings
+        for pooling in poolings or config.poolings
     }
 
 
@@ -110,6 +115,7 @@ class Prepared:
     stimuli: StimulusSet
     model: ModelId
     keys: dict[str, str]  # pooling -> activation cache key
+    poolings: tuple[str, ...] = ()  # the config's, plus the half controls (run_poolings)
 
 
 def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
@@ -140,11 +146,12 @@ def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
     if results:
         store.check_writable(config.db)
     stimuli = load_stimuli(config.stimuli, n_folds=config.probe.folds)
+    poolings = run_poolings(config.poolings, stimuli)
     model = model_id(config)
-    keys = activation_keys(config, stimuli, model)
+    keys = activation_keys(config, stimuli, model, poolings)
     cache = ActivationCache()
     _check_extraction(config, stimuli, model, [p for p in keys if not cache.has(keys[p])])
-    return Prepared(stimuli=stimuli, model=model, keys=keys)
+    return Prepared(stimuli=stimuli, model=model, keys=keys, poolings=poolings)
 
 
 def _check_extraction(
@@ -303,7 +310,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     report = RunReport(
         model=config.name,
         stimulus_set=stimuli.name,
-        poolings=config.poolings,
+        poolings=prepared.poolings,
         n_items=len(stimuli),
         n_layers=0,
         loaded_model=False,
@@ -313,7 +320,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
         run_ids={},
     )
     todo = []
-    for pooling in config.poolings:
+    for pooling in prepared.poolings:
         stored = store.latest_run(config.db, config.name, stimuli.name, pooling)
         if (
             not config.force
