@@ -51,9 +51,10 @@ def plan_tokens(
     position is an attention sink with outsized activations, and SmolLM2 (no BOS) puts a
     word there.  The half-stimulus poolings (:data:`core.names.HALF_POOLINGS`) are ``mean``
     over the tokens of some target words only (``mean_ab``: words a and b of four), so they
-    equal ``mean`` on a set whose ``words`` are just those.  With ``chat_template`` each text becomes a user turn of the tokenizer's
-    chat template (generation prompt included), as Instruct models are used; spans move
-    with the text and ``last`` is the template's final token.
+    equal ``mean`` on a set whose ``words`` are just those.  With ``chat_template`` each
+    text becomes a user turn of the tokenizer's chat template (generation prompt
+    included), as Instruct models are used; spans move with the text and ``last`` is the
+    template's final token.
     """
     texts, shifts = list(stimuli.texts), [0] * len(stimuli)
     if chat_template:
