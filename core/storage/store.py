@@ -103,8 +103,24 @@ _MIGRATIONS: list[str] = [
         score DOUBLE, score_se DOUBLE,
         PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric)
     );
+    CREATE TABLE IF NOT EXISTS sink_stats (
+        model TEXT NOT NULL, stimulus_set TEXT NOT NULL, layer INTEGER NOT NULL,
+        n_layers INTEGER, norm_ratio DOUBLE, attn_pos0 DOUBLE,
+        n_norm_texts INTEGER, n_attn_texts INTEGER, norm_source TEXT,
+        PRIMARY KEY (model, stimulus_set, layer)
+    );
     """,
 ]
+# v2 also holds the per-layer attention-sink statistics of each model × stimulus set
+# (core.lm.sinks): one row per layer, replaced as a whole by write_sink_stats.
+_SINK_DDL = """
+    CREATE TABLE IF NOT EXISTS sink_stats (
+        model TEXT NOT NULL, stimulus_set TEXT NOT NULL, layer INTEGER NOT NULL,
+        n_layers INTEGER, norm_ratio DOUBLE, attn_pos0 DOUBLE,
+        n_norm_texts INTEGER, n_attn_texts INTEGER, norm_source TEXT,
+        PRIMARY KEY (model, stimulus_set, layer)
+    );
+"""
 # Tables whose rows belong to one (model, stimulus_set, pooling) result and are replaced
 # together when that result is rewritten.
 RESULT_TABLES = (
@@ -120,7 +136,7 @@ RESULT_TABLES = (
 
 
 # Tables a stored result may hold beside them (read through views for an older file).
-KNOWN_TABLES = (*RESULT_TABLES, "runs")
+KNOWN_TABLES = (*RESULT_TABLES, "runs", "sink_stats")
 
 
 def _newer(path: Path, version: int, role: str = "results database") -> StoreError:
@@ -566,6 +582,49 @@ def write_run(
             con.execute("ROLLBACK")
             raise
     return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
+
+
+def write_sink_stats(
+    db: str | Path | None, *, model: str, stimulus_set: str, stats: pd.DataFrame
+) -> None:
+    """Replace the ``sink_stats`` rows of one model × stimulus set, in one transaction.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        One row per layer: ``layer``, ``norm_ratio``, ``attn_pos0`` and optionally
+        ``n_norm_texts``, ``n_attn_texts``, ``norm_source`` (:mod:`core.lm.sinks`).
+    """
+    frame = stats.assign(model=model, stimulus_set=stimulus_set, n_layers=len(stats))
+    columns = [name for name, _ in _columns()["sink_stats"]]
+    frame = frame.reindex(columns=columns)
+    with writer(db) as con:
+        con.execute(_SINK_DDL)  # a v2 file written before the table joined the v2 step
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "DELETE FROM sink_stats WHERE model = ? AND stimulus_set = ?", [model, stimulus_set]
+            )
+            con.register("incoming", frame)
+            con.execute("INSERT INTO sink_stats SELECT * FROM incoming")
+            con.unregister("incoming")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def sink_stats(db: str | Path | None = None, **filters) -> pd.DataFrame:
+    """``sink_stats`` rows (empty for a file without the table), filtered like :func:`query`."""
+    where, params = _where(filters)
+    with connect(db) as con:
+        if "sink_stats" not in dbfile.tables(con) and "sink_stats" not in _views(con):
+            return pd.DataFrame(columns=[name for name, _ in _columns()["sink_stats"]])
+        return con.execute(f"SELECT * FROM sink_stats{where}", params).df()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
 
 
 def _fault_point(name: str) -> None:
