@@ -107,3 +107,15 @@ def test_a_four_word_set_stores_its_half_poolings_from_one_extraction(tmp_path, 
     assert set(scores["pooling"]) == {"mean", "mean_ab", "mean_cd"}
     per = scores.groupby("pooling")["score"].apply(list)
     assert per["mean_ab"] != per["mean"] and per["mean_cd"] != per["mean"]
+    # the attention-sink statistics of the set: every layer, norms from the extraction hook
+    sinks = store.sink_stats(db)
+    assert list(sinks["layer"]) == list(range(3)) and set(sinks["stimulus_set"]) == {"four"}
+    assert (sinks["norm_source"] == "extraction").all() and (sinks["n_norm_texts"] == 48).all()
+    assert (sinks["n_attn_texts"] == 32).all() and sinks["attn_pos0"].between(0, 1).all()
+    # results gone, activations and sink statistics cached: nothing loads the model
+    db.unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "load", counted_load)
+        again = pipeline.run(config)
+    assert loads == [1] and not again.loaded_model
+    assert store.sink_stats(db).drop(columns="n_layers").equals(sinks.drop(columns="n_layers"))
