@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.compare import hierarchy
+from core.analysis.dips import shared_dips, valley_at_sink
 from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
@@ -25,7 +26,15 @@ from core.analysis.threads import one_blas_thread
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
-TABLES = ("curves", "lexical", "double_peaks", "persistence", "hierarchy", "order")
+TABLES = (
+    "curves",
+    "lexical",
+    "double_peaks",
+    "persistence",
+    "hierarchy",
+    "order",
+    "shared_dips",
+)
 
 
 def mean_fold_curve(
@@ -152,6 +161,40 @@ def _persistence_table(
     return _concat(rows, keys, "estimator")
 
 
+def _shared_dip_table(
+    scores: pd.DataFrame, *, sink_layers: Mapping[str, Iterable[int]] | None, seed: int
+) -> pd.DataFrame:
+    """:func:`~core.analysis.dips.shared_dips` over each set × component's property targets."""
+    keys = [k for k in CURVE if k in scores.columns]
+    rows = []
+    for key, part in scores.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        wide = part.assign(value=normalized(part)).pivot_table(
+            index="target", columns="layer", values="value", aggfunc="mean"
+        )
+        sinks = list((sink_layers or {}).get(head.get("model"), ()))
+        table = shared_dips(
+            wide.to_numpy(), layers=wide.columns.to_numpy(), sink_layers=sinks, seed=seed
+        )
+        if not table.empty:
+            rows.append(table.assign(**head, sink_layers=", ".join(map(str, sinks))))
+    return _concat(rows, keys)
+
+
+def _mark_sink_valleys(
+    peaks: pd.DataFrame, sink_layers: Mapping[str, Iterable[int]] | None
+) -> pd.DataFrame:
+    """``valley_at_sink``: whether each double peak's valley is an attention-sink layer."""
+    if peaks.empty or not sink_layers or "valley_layer" not in peaks.columns:
+        return peaks
+    return peaks.assign(
+        valley_at_sink=[
+            valley_at_sink(row.valley_layer, (sink_layers or {}).get(row.model, ()))
+            for row in peaks.itertuples()
+        ]
+    )
+
+
 def _hierarchy_tables(
     scores: pd.DataFrame,
     folds: pd.DataFrame,
@@ -221,7 +264,8 @@ def findings(
     controls : iterable of str
         Targets to leave out beside those :func:`~core.analysis.summary.is_control` finds.
     sink_layers : mapping, optional
-        ``model`` → attention-sink layers: ρ is also given with them interpolated.
+        ``model`` → attention-sink layers (:func:`core.analysis.sinks.sink_layers`): ρ is
+        also given with them interpolated, and dips and valleys there are marked.
     order : tuple of str
         The hierarchy to test, shallowest first.
     n_sim, n_boot, n_baseline : int
@@ -240,7 +284,10 @@ def findings(
         :func:`~core.analysis.peaks.double_peak` on each mean curve against its fold noise;
         ``persistence``: naive and split-half ρ against their nulls; ``hierarchy`` and
         ``order``: :func:`~core.analysis.compare.hierarchy`'s ``sets`` and ``pairs`` per
-        component, when two or more of ``order`` are present.
+        component, when two or more of ``order`` are present; ``shared_dips``:
+        :func:`~core.analysis.dips.shared_dips` of each set × component's targets, with
+        ``at_sink`` and the model's ``sink_layers``; with ``sink_layers``, ``double_peaks``
+        also has ``valley_at_sink``.
     """
     keep = property_targets(scores["target"], controls=controls)
     left_out = sorted(set(scores["target"]) - set(keep))
@@ -256,6 +303,8 @@ def findings(
     sets, pairs = _hierarchy_tables(
         scores, folds, predictions, groups, order=order, kinds=kinds, n_boot=n_boot, seed=seed
     )
+    peaks = _mark_sink_valleys(peaks, sink_layers)
+    dips = _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),
@@ -263,6 +312,7 @@ def findings(
         "persistence": _in_order(rho, order, "estimator"),
         "hierarchy": _in_order(sets, order),
         "order": _in_order(pairs, order),
+        "shared_dips": _in_order(dips, order),
     }
 
 

@@ -41,13 +41,23 @@ from core.present import reference as published
 from core.safe_csv import to_csv
 from core.storage import store
 
-KNOWN_TABLES = ("curves", "double_peaks", "persistence", "hierarchy", "order", "lexical")
+KNOWN_TABLES = (
+    "curves",
+    "double_peaks",
+    "persistence",
+    "hierarchy",
+    "order",
+    "lexical",
+    "shared_dips",  # one row per layer: the report's sentences say what it finds
+    "analogy_layers",
+)
 EXTRA_TITLES = {
     "audit": "Stimulus audit: what a trivial reader of the stimuli could exploit",
     "stimulus_audit": "Stimulus audit: what a trivial reader of the stimuli could exploit",
     "controls": "Controls: how much of each peak a trivial reader already gets",
     "baselines": "Surface baselines beside each curve's best layer",
     "sinks": "Attention-sink layers",
+    "analogy_effect": "Analogy effect: the full stimulus minus the better half, per third",
 }
 LEAD_COMPONENT = "resid_pre"
 NULL_FIT = "single-peaked fit (the null)"
