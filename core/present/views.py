@@ -432,3 +432,21 @@ def warm(db, *, model: str, pooling: str = "mean") -> list[str]:
                         )
             done.append(f"peak shifts of {model} and {other} on {name}")
     return done
+
+
+def sinks_of(db, *, model: str) -> list[int]:
+    """The attention-sink layers of a model (:func:`core.analysis.sinks.sink_layers`), from
+    its ``sink_stats``; empty when none were measured."""
+    return sinks_by_model(store.sink_stats(db, model=model)).get(model, [])
+
+
+def half_poolings_of(db, *, model: str, stimulus_set: str) -> list[str]:
+    """The half-stimulus poolings stored beside ``mean`` for a set (empty when none)."""
+    from core.analysis.halves import halves_of
+
+    index = store.results_index(db)
+    stored = index.loc[
+        (index["model"] == model) & (index["stimulus_set"] == stimulus_set), "pooling"
+    ]
+    pair = halves_of(stored) if "mean" in set(stored) else None
+    return list(pair) if pair else []
