@@ -184,7 +184,7 @@ def run_poolings(poolings: tuple[str, ...], stimuli) -> tuple[str, ...]:
             have = f"{n_words}" if n_words is not None else "differing numbers of"
             raise ConfigError(
                 f"pooling '{pooling}' needs {half[0]} target words per row; stimulus set "
-                f"'{stimuli.name}' has {have} words per row: drop --pooling {pooling}"
+                f"'{stimuli.name}' has {have} target word(s) per row: drop --pooling {pooling}"
             )
     added = tuple(HALF_POOLINGS.get(n_words, {})) if "mean" in poolings else ()
     return tuple(dict.fromkeys((*poolings, *added)))
