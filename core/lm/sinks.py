@@ -53,8 +53,19 @@ def norm_ratios(hidden, mask) -> np.ndarray:
     return (norms[:, 0] / median).cpu().numpy()
 
 
+def _batch_size(n_texts: int, width: int, n_layers: int, n_heads: int, budget: int) -> int:
+    """Texts per pass so that every layer's attention weights (kept until the pass ends)
+    fit in ``budget`` bytes of float32."""
+    per_text = max(1, n_layers * n_heads * width * width * 4)
+    return max(1, min(n_texts, budget // per_text))
+
+
 def attention_pass(
-    model, input_ids: Sequence[Sequence[int]], *, max_batch: int = 8
+    model,
+    input_ids: Sequence[Sequence[int]],
+    *,
+    max_batch: int | None = None,
+    budget_bytes: int = 2**29,
 ) -> pd.DataFrame:
     """Per layer, the first token's norm ratio and attention mass on a few texts (eager).
 
@@ -63,8 +74,10 @@ def attention_pass(
     model : LoadedModel
     input_ids : sequence of sequence of int
         Token ids of the texts to read (a few dozen; see :func:`sink_rows`).
-    max_batch : int
-        Texts per forward pass.
+    max_batch : int, optional
+        Texts per forward pass; by default as many as keep every layer's attention
+        weights under ``budget_bytes`` (few passes: each costs a full read of the weights).
+    budget_bytes : int, default=512 MiB
 
     Returns
     -------
@@ -81,7 +94,11 @@ def attention_pass(
     pad_id = model.tokenizer.pad_token_id
     pad_id = pad_id if pad_id is not None else (model.tokenizer.eos_token_id or 0)
     device = base.get_input_embeddings().weight.device
-    texts = [list(ids) for ids in input_ids if len(ids) > 1]
+    texts = sorted((list(ids) for ids in input_ids if len(ids) > 1), key=len, reverse=True)
+    if max_batch is None and texts:
+        n_heads = getattr(base.config, "num_attention_heads", 1) or 1
+        max_batch = _batch_size(len(texts), len(texts[0]), n_layers, n_heads, budget_bytes)
+    max_batch = max_batch or 1
     try:
         base.set_attn_implementation("eager")
         with torch.inference_mode():
