@@ -1,0 +1,51 @@
+"""The ``sink_stats`` table and the on-disk sink cache."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from core.storage import sinks as sink_cache
+from core.storage import store
+
+
+def _stats(top: float) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"layer": [0, 1, 2], "norm_ratio": [1.0, top, top], "attn_pos0": [0.5, 0.9, 0.8]}
+    )
+
+
+def test_rows_of_a_model_and_set_are_replaced_as_a_whole(tmp_path):
+    db = tmp_path / "r.duckdb"
+    assert store.sink_stats(db).empty  # no file yet: empty, nothing written
+    assert not db.exists()
+    store.write_sink_stats(db, model="m", stimulus_set="items", stats=_stats(50.0))
+    store.write_sink_stats(db, model="m", stimulus_set="pairs", stats=_stats(40.0))
+    store.write_sink_stats(db, model="m", stimulus_set="items", stats=_stats(60.0).head(2))
+    rows = store.sink_stats(db, model="m").sort_values(["stimulus_set", "layer"])
+    assert rows.groupby("stimulus_set")["layer"].count().to_dict() == {"items": 2, "pairs": 3}
+    items = rows[rows["stimulus_set"] == "items"]
+    assert items["norm_ratio"].tolist() == [1.0, 60.0] and (items["n_layers"] == 2).all()
+    assert "sink_stats" in store.KNOWN_TABLES
+    assert len(store.query(db, "sink_stats", stimulus_set="pairs")) == 3
+
+
+def test_a_v2_file_without_the_table_reads_empty_and_gets_it_on_write(tmp_path):
+    db = tmp_path / "r.duckdb"
+    store.ensure_schema(db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE sink_stats")  # as written before the table joined v2
+    assert store.sink_stats(db).empty
+    store.write_sink_stats(db, model="m", stimulus_set="items", stats=_stats(9.0))
+    assert len(store.sink_stats(db)) == 3
+
+
+def test_the_sink_cache_keeps_statistics_by_model_and_texts(tmp_path):
+    key = sink_cache.sink_key(model_fingerprint="f", text_hash="t", chat_template=False)
+    other = sink_cache.sink_key(model_fingerprint="f", text_hash="t", chat_template=True)
+    assert key != other
+    assert sink_cache.load(key, root=tmp_path) is None
+    sink_cache.save(key, _stats(7.0), root=tmp_path)
+    pd.testing.assert_frame_equal(sink_cache.load(key, root=tmp_path), _stats(7.0))
+    assert sink_cache.load(other, root=tmp_path) is None
+    assert not list((tmp_path / "sinks").glob(".sinks-*"))  # no temporary file left
