@@ -760,6 +760,13 @@ def export_results(db: str | Path | None, out: str | Path, **filters) -> int:
                     "INSERT INTO runs BY NAME SELECT * FROM src.runs WHERE run_id IN "
                     "(SELECT DISTINCT run_id FROM probe_scores)"
                 )
+            if "sink_stats" in present:  # per model × set: a pooling filter does not apply
+                by_set = {k: v for k, v in filters.items() if k in ("model", "stimulus_set")}
+                sink_where, sink_params = _where(by_set)
+                con.execute(
+                    f"INSERT INTO sink_stats BY NAME SELECT * FROM src.sink_stats{sink_where}",
+                    sink_params,
+                )
             con.execute("COMMIT")
             n = con.execute(
                 "SELECT count(*) FROM "
@@ -799,6 +806,7 @@ def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str,
     if _source_version(source, "results file") == 0:
         raise StoreError(f"results file '{source}' holds no Strata results (it has no tables)")
     with writer(target) as con:
+        con.execute(_SINK_DDL)  # a v2 file written before the table joined the v2 step
         dbfile.attach(con, source, "src", timeout=60.0, role="results file")
         try:
             present = dbfile.tables(con, "src")
@@ -820,6 +828,12 @@ def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str,
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM src.{table}")
             if keys and "runs" in present:
                 con.execute("INSERT OR REPLACE INTO runs BY NAME SELECT * FROM src.runs")
+            if "sink_stats" in present:
+                con.execute(
+                    "DELETE FROM sink_stats WHERE (model, stimulus_set) IN "
+                    "(SELECT DISTINCT model, stimulus_set FROM src.sink_stats)"
+                )
+                con.execute("INSERT INTO sink_stats BY NAME SELECT * FROM src.sink_stats")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):  # none open when ATTACH's reads failed

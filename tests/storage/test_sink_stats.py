@@ -49,3 +49,18 @@ def test_the_sink_cache_keeps_statistics_by_model_and_texts(tmp_path):
     pd.testing.assert_frame_equal(sink_cache.load(key, root=tmp_path), _stats(7.0))
     assert sink_cache.load(other, root=tmp_path) is None
     assert not list((tmp_path / "sinks").glob(".sinks-*"))  # no temporary file left
+
+
+def test_sink_stats_travel_with_export_and_import(tmp_path):
+    from tests.storage.test_store import _write
+
+    db, out, merged = tmp_path / "r.duckdb", tmp_path / "out.duckdb", tmp_path / "m.duckdb"
+    _write(db)
+    store.write_sink_stats(db, model="m", stimulus_set="items", stats=_stats(30.0))
+    store.write_sink_stats(db, model="other", stimulus_set="items", stats=_stats(3.0))
+    store.export_results(db, out, model="m", pooling="mean")
+    assert store.sink_stats(out)["model"].unique().tolist() == ["m"]
+    store.write_sink_stats(merged, model="m", stimulus_set="items", stats=_stats(99.0))
+    store.import_results(merged, out)
+    rows = store.sink_stats(merged)
+    assert len(rows) == 3 and rows["norm_ratio"].max() == 30.0
