@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from core.errors import ConfigError
 from core.lm.identity import DTYPES, QUANTIZATIONS
-from core.names import COMPONENTS, POOLINGS
+from core.names import COMPONENTS, HALF_POOLINGS, POOLINGS, half_words
 from core.probe import ProbeSettings
 from core.probe.backends import BACKENDS as JOBLIB_BACKENDS
 
@@ -145,3 +145,46 @@ class RunConfig:
         if isinstance(values.get("probe"), dict):
             values["probe"] = ProbeSettings.from_dict(values["probe"])
         return cls(**values)
+
+
+def word_count(stimuli) -> int | None:
+    """The number of target words every row of a stimulus set has; ``None`` when rows differ."""
+    counts = {len(spans) for spans in stimuli.spans}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def run_poolings(poolings: tuple[str, ...], stimuli) -> tuple[str, ...]:
+    """The poolings a run of ``stimuli`` computes: those asked for, plus the half controls.
+
+    The half-stimulus controls (:data:`core.names.HALF_POOLINGS`) are added by default
+    beside ``mean`` when every row has four (``mean_ab``, ``mean_cd``) or two (``mean_x``,
+    ``mean_y``) target words; they come from the same forward pass.  Checked here, once,
+    before any work, because only the stimuli tell how many words a row has.
+
+    Parameters
+    ----------
+    poolings : tuple of str
+        The config's poolings (already valid names).
+    stimuli : StimulusSet
+
+    Returns
+    -------
+    tuple of str
+        ``poolings`` followed by the added halves, without repeats.
+
+    Raises
+    ------
+    ConfigError
+        For a half pooling asked for on a set whose rows lack its number of target words.
+    """
+    n_words = word_count(stimuli)
+    for pooling in poolings:
+        half = half_words(pooling)
+        if half is not None and n_words != half[0]:
+            have = f"{n_words}" if n_words is not None else "differing numbers of"
+            raise ConfigError(
+                f"pooling '{pooling}' needs {half[0]} target words per row; stimulus set "
+                f"'{stimuli.name}' has {have} target word(s) per row: drop --pooling {pooling}"
+            )
+    added = tuple(HALF_POOLINGS.get(n_words, {})) if "mean" in poolings else ()
+    return tuple(dict.fromkeys((*poolings, *added)))

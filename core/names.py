@@ -12,8 +12,30 @@ COMPONENTS: tuple[str, ...] = ("resid_pre", "attn_out", "mlp_out")
 """``resid_pre[l]``: the residual stream entering block ``l``; ``attn_out[l]`` and
 ``mlp_out[l]``: what block ``l``'s attention and MLP sublayers add to it."""
 
-POOLINGS: tuple[str, ...] = ("mean", "last", "mean_skip0")
+HALF_POOLINGS: dict[int, dict[str, tuple[int, ...]]] = {
+    4: {"mean_ab": (0, 1), "mean_cd": (2, 3)},
+    2: {"mean_x": (0,), "mean_y": (1,)},
+}
+"""Half-stimulus controls, by the number of target words a row has: each pooling averages
+the tokens of only these target words (0-based, in the order of the ``words`` column).
+For an analogy ``a:b::c:d`` the halves are the two pairs; for a pair ``x, y`` the words."""
+
+POOLINGS: tuple[str, ...] = (
+    "mean",
+    "last",
+    "mean_skip0",
+    *(name for halves in HALF_POOLINGS.values() for name in halves),
+)
 """How a text's token vectors become one vector (see :mod:`core.lm.tokens`)."""
+
+
+def half_words(pooling: str) -> tuple[int, tuple[int, ...]] | None:
+    """``(n_words, word indices)`` of a half-stimulus pooling; ``None`` for any other."""
+    for n_words, halves in HALF_POOLINGS.items():
+        if pooling in halves:
+            return n_words, halves[pooling]
+    return None
+
 
 SET_ORDER: tuple[str, ...] = ("items", "pairs", "analogies", "buried")
 """The paper's experiments, shallowest expected first: how sets are listed everywhere."""

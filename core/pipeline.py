@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from core.config import RunConfig
+from core.config import RunConfig, run_poolings
 from core.lm import extract, identify, load, plan_tokens
 from core.lm.budget import check_extraction
 from core.lm.identity import ModelId
 from core.lm.loading import LoadedModel
+from core.lm.sinks import attention_pass, sink_rows
 from core.lm.tokens import TokenPlan, batches
 from core.paths import cache_dir
 from core.probe import probe_grid
@@ -31,6 +32,7 @@ from core.probe.summary import summarize
 from core.provenance import machine, versions
 from core.stimuli import StimulusSet
 from core.stimuli import load as load_stimuli
+from core.storage import sinks as sink_cache
 from core.storage import store
 from core.storage.activations import ActivationCache, Activations, activation_key
 from core.storage.cells import CellStore
@@ -76,8 +78,13 @@ def model_id(config: RunConfig) -> ModelId:
     return identify(config.model, dtype=config.dtype, quantization=config.quantization)
 
 
-def activation_keys(config: RunConfig, stimuli: StimulusSet, model: ModelId) -> dict[str, str]:
-    """The activation cache key of each pooling of a run."""
+def activation_keys(
+    config: RunConfig,
+    stimuli: StimulusSet,
+    model: ModelId,
+    poolings: tuple[str, ...] | None = None,
+) -> dict[str, str]:
+    """The activation cache key of each pooling of a run (default: the config's)."""
     return {
         pooling: activation_key(
             model_fingerprint=model.fingerprint,
@@ -86,7 +93,7 @@ def activation_keys(config: RunConfig, stimuli: StimulusSet, model: ModelId) -> 
             store_dtype=config.store_dtype,
             chat_template=config.chat_template,
         )
-        for pooling in config.poolings
+        for pooling in poolings or config.poolings
     }
 
 
@@ -110,6 +117,7 @@ class Prepared:
     stimuli: StimulusSet
     model: ModelId
     keys: dict[str, str]  # pooling -> activation cache key
+    poolings: tuple[str, ...] = ()  # the config's, plus the half controls (run_poolings)
 
 
 def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
@@ -140,11 +148,12 @@ def prepare(config: RunConfig, *, results: bool = True) -> Prepared:
     if results:
         store.check_writable(config.db)
     stimuli = load_stimuli(config.stimuli, n_folds=config.probe.folds)
+    poolings = run_poolings(config.poolings, stimuli)
     model = model_id(config)
-    keys = activation_keys(config, stimuli, model)
+    keys = activation_keys(config, stimuli, model, poolings)
     cache = ActivationCache()
     _check_extraction(config, stimuli, model, [p for p in keys if not cache.has(keys[p])])
-    return Prepared(stimuli=stimuli, model=model, keys=keys)
+    return Prepared(stimuli=stimuli, model=model, keys=keys, poolings=poolings)
 
 
 def _check_extraction(
@@ -208,6 +217,8 @@ def extract_missing(
     cache: ActivationCache,
     progress: Progress,
     timings: dict,
+    *,
+    sink_key: str | None = None,
 ) -> dict[str, Activations]:
     """Load the model once and extract every missing pooling, in resumable chunks.
 
@@ -215,6 +226,10 @@ def extract_missing(
     ----------
     missing : dict of str to str
         Pooling → activation key of the entries to make.
+    sink_key : str, optional
+        When given and not cached, the attention-sink statistics are measured with the
+        loaded model: norm ratios in the extraction's own ``resid_pre`` hook, attention on
+        position 0 in a short eager pass (:func:`measure_sinks`), and cached under it.
 
     Returns
     -------
@@ -249,6 +264,12 @@ def extract_missing(
         n_done += n
         progress("extract", n_done, len(stimuli))
 
+    want_sinks = sink_key is not None and sink_cache.load(sink_key) is None
+    norms: dict[int, np.ndarray] = {}
+
+    def keep_norms(rows: np.ndarray, ratios: np.ndarray) -> None:
+        norms.update(zip(rows.tolist(), ratios))
+
     for i, rows in enumerate(chunks):
         if finished(i, rows):
             continue
@@ -264,6 +285,7 @@ def extract_missing(
             on_batch=tick,
             backend=config.backend,
             remote=config.remote,
+            on_norms=keep_norms if want_sinks else None,
         )
         for pooling in poolings:
             kept = {c: a.astype(config.store_dtype) for c, a in arrays[pooling].items()}
@@ -278,7 +300,83 @@ def extract_missing(
                 full[c][rows] = arrays[c]
         out[pooling] = cache.save(key, full, _manifest(model, stimuli, pooling, config))
     timings["extract"] = time.perf_counter() - started
+    if want_sinks:
+        started = time.perf_counter()
+        measured = np.stack(list(norms.values())) if norms else None
+        sink_cache.save(sink_key, measure_sinks(model, plan, norms=measured))
+        timings["sinks"] = time.perf_counter() - started
     return out
+
+
+def measure_sinks(
+    model: LoadedModel, plan: TokenPlan, *, norms: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per-layer sink statistics: attention on position 0 from an eager pass over a fixed
+    subset of texts, and the norm ratio from ``norms`` (every extracted text) when given.
+
+    Parameters
+    ----------
+    model : LoadedModel
+    plan : TokenPlan
+        The stimulus set's token ids.
+    norms : ndarray of shape (n_texts, n_layers), optional
+        Norm ratios read during extraction (:func:`core.lm.sinks.norm_ratios`).
+
+    Returns
+    -------
+    DataFrame
+        ``layer``, ``norm_ratio``, ``attn_pos0``, ``n_norm_texts``, ``n_attn_texts``,
+        ``norm_source`` (the ``sink_stats`` columns).
+    """
+    rows = sink_rows(len(plan.input_ids))
+    stats = attention_pass(model, [plan.input_ids[i] for i in rows])
+    stats = stats.rename(columns={"n_texts": "n_attn_texts"})
+    stats["n_norm_texts"] = stats["n_attn_texts"]
+    stats["norm_source"] = "attention pass"
+    if norms is not None:
+        valid = ~np.isnan(norms).all(axis=1)
+        if valid.any():
+            stats["norm_ratio"] = np.nanmedian(norms[valid], axis=0)
+            stats["n_norm_texts"] = int(valid.sum())
+            stats["norm_source"] = "extraction"
+    return stats
+
+
+def _sink_key(config: RunConfig, stimuli: StimulusSet, model: ModelId) -> str | None:
+    """The sink statistics' cache key; ``None`` where they cannot be measured (remote)."""
+    if config.remote:
+        return None
+    return sink_cache.sink_key(
+        model_fingerprint=model.fingerprint,
+        text_hash=stimuli.text_hash,
+        chat_template=config.chat_template,
+    )
+
+
+def _record_sinks(config: RunConfig, stimuli: StimulusSet, key: str | None, progress) -> bool:
+    """Sink statistics into ``sink_stats`` when the database lacks them; measured first
+    (loading the model) only when they are not cached.  Whether the model was loaded."""
+    if (
+        key is None
+        or not store.sink_stats(config.db, model=config.name, stimulus_set=stimuli.name).empty
+    ):
+        return False
+    stats = sink_cache.load(key)
+    loaded = stats is None
+    if loaded:
+        progress("load", 0, 1)
+        model = _load_model(config)
+        progress("load", 1, 1)
+        plan = plan_tokens(
+            model.tokenizer,
+            stimuli,
+            max_length=getattr(model.config, "max_position_embeddings", None),
+            chat_template=config.chat_template,
+        )
+        stats = measure_sinks(model, plan)
+        sink_cache.save(key, stats)
+    store.write_sink_stats(config.db, model=config.name, stimulus_set=stimuli.name, stats=stats)
+    return loaded
 
 
 def _has_components(entry: Activations, config: RunConfig) -> bool:
@@ -303,7 +401,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     report = RunReport(
         model=config.name,
         stimulus_set=stimuli.name,
-        poolings=config.poolings,
+        poolings=prepared.poolings,
         n_items=len(stimuli),
         n_layers=0,
         loaded_model=False,
@@ -313,7 +411,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
         run_ids={},
     )
     todo = []
-    for pooling in config.poolings:
+    for pooling in prepared.poolings:
         stored = store.latest_run(config.db, config.name, stimuli.name, pooling)
         if (
             not config.force
@@ -324,7 +422,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
             report.n_layers = int(stored["n_layers"])
         else:
             todo.append(pooling)
+    sink_key = _sink_key(config, stimuli, prepared.model)
     if not todo:
+        report.loaded_model = _record_sinks(config, stimuli, sink_key, progress)
         return report
     started = time.perf_counter()
     baselines = surface_baselines(config, prepared)  # the same for every pooling; no model
@@ -334,7 +434,9 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
     acts = {p: a for p, a in acts.items() if a is not None and _has_components(a, config)}
     missing = {p: keys[p] for p in todo if p not in acts}
     if missing:
-        acts.update(extract_missing(config, stimuli, missing, cache, progress, timings))
+        acts.update(
+            extract_missing(config, stimuli, missing, cache, progress, timings, sink_key=sink_key)
+        )
         report.loaded_model = report.extracted = True
     n_jobs = (os.cpu_count() or 1) if config.jobs == -1 else config.jobs
     for pooling in todo:
@@ -364,6 +466,7 @@ def run(config: RunConfig, *, progress: Progress | None = None) -> RunReport:
         timings[f"store_{pooling}"] = time.perf_counter() - started
         report.probed.append(pooling)
         report.run_ids[pooling] = run_id
+    report.loaded_model |= _record_sinks(config, stimuli, sink_key, progress)
     return report
 
 

@@ -42,6 +42,7 @@ show_peaks = c3.toggle("Mark peaks", value=page_param("peaks", "1") == "1")
 set_page_param("peaks", "1" if show_peaks else "0")
 components = list(state.components(key="curves_comp"))
 need_components(components)
+sinks = guarded(views.sinks_of, None, model=model)
 
 if mode == modes[0]:
     targets = guarded(
@@ -139,6 +140,19 @@ if mode == modes[0]:
                     ],
                 }
             )
+    halves = (
+        guarded(views.half_poolings_of, None, model=model, stimulus_set=stimulus_set)
+        if pooling == "mean"
+        else []
+    )
+    overlay = bool(halves) and st.toggle(
+        f"Overlay the half-stimulus controls ({', '.join(halves)})",
+        value=page_param("halves", "0") == "1",
+        help="The same targets pooled over only some target words (a and b, c and d of an "
+        "analogy; x or y of a pair), from the same forward pass: what the full stimulus "
+        "adds beyond its better half is the analogy effect (Findings).",
+    )
+    set_page_param("halves", "1" if overlay else "0")
     color, dash = ("component", "target") if len(chosen) > 1 else ("component", None)
     peaks = pd.DataFrame()
     summary = curve_summary(data)
@@ -153,6 +167,35 @@ if mode == modes[0]:
             peaks.loc[0, "band_hi"] = summary["band_hi"].iloc[0] * scale
     used = data["metric"].unique()
     gain = y_axis == "gain"
+    sink_note = f"; shaded: attention-sink layer(s) {', '.join(map(str, sinks))}" if sinks else ""
+    if overlay:
+        parts = [data]
+        for half in halves:
+            parts.append(
+                guarded(
+                    views.curves,
+                    None,
+                    model=model,
+                    stimulus_set=stimulus_set,
+                    pooling=half,
+                    components=components,
+                    targets=chosen,
+                    metric=metric,
+                )
+            )
+        both = pd.concat(parts, ignore_index=True)
+        fig = plots.half_curves(
+            both,
+            x=x,
+            sinks=sinks,
+            metric=used[0] if len(used) == 1 else None,
+            title=f"{model} · {stimulus_set}: full stimulus vs its halves, {', '.join(chosen)}",
+            caption="Mean over grouped folds ± SE; mean = every target word, "
+            f"{' / '.join(halves)} = only part of them, same forward pass{sink_note}.\n"
+            + "; ".join(plots.GLOSSARY[c] for c in components),
+            presentation=selection.presentation,
+        )
+        figure.show(fig, both, name=f"{model}-{stimulus_set}-halves", key="halves")
     fig = plots.layer_curves(
         data,
         x=x,
@@ -176,9 +219,11 @@ if mode == modes[0]:
         )
         + (" Dashed: resid_pre layer 0." if show_layer0 else "")
         + (" Orange band: best surface baseline ± SE." if references["surface"] is not None else "")
+        + (f" Shaded: attention-sink layer(s) {', '.join(map(str, sinks))}." if sinks else "")
         + "\n"
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
+        sinks=sinks,
     )
     event = figure.show(
         fig,
@@ -292,9 +337,11 @@ else:
             if references["surface"] is not None
             else ""
         )
+        + (f" Shaded: attention-sink layer(s) {', '.join(map(str, sinks))}." if sinks else "")
         + "\n"
         + "; ".join(plots.GLOSSARY[c] for c in components),
         presentation=selection.presentation,
+        sinks=sinks,
     )
     event = figure.show(
         fig,

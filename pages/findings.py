@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.analysis.halves import effect_sentences
 from core.errors import first_line
 from core.paths import cache_dir
 from core.present import deck, plots, report, views
@@ -171,6 +172,13 @@ SECTIONS = [
     ("Double peaks", report.double_peak_sentences, ("double_peaks",)),
     ("Anti-persistence of adjacent layers", report.persistence_sentences, ("persistence",)),
     ("Which sets peak before which?", report.hierarchy_sentences, ("hierarchy", "order")),
+    ("Attention-sink layers", report.sink_sentences, ("sinks",)),
+    ("Dips most targets share", report.shared_dip_sentences, ("shared_dips",)),
+    (
+        "Analogy effect: the full stimulus minus its better half",
+        effect_sentences,
+        ("analogy_effect",),
+    ),
 ]
 for model, tables in found.items():
     st.header(model)

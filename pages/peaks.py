@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import PEAK_SMOOTH, double_peak
+from core.analysis.dips import valley_at_sink
 from core.analysis.findings import mean_fold_curve
 from core.present import plots, report, views
 from core.present.tables import readable
@@ -103,6 +104,8 @@ if not curves:
     st.stop()
 data = pd.concat(curves, ignore_index=True)
 x = "relative_depth" if len(models) > 1 else "layer"
+# one model: its sink layers shaded (two models on relative depth have different ones)
+sinks = guarded(views.sinks_of, None, model=models[0]) if len(models) == 1 else []
 fig = plots.layer_curves(
     data,
     x=x,
@@ -116,12 +119,15 @@ fig = plots.layer_curves(
     "(200 simulations).\n" + "; ".join(plots.GLOSSARY[c] for c in components),
     metric="normalized" if target == MEAN else data["metric"].iloc[0],
     presentation=selection.presentation,
+    sinks=sinks,
 )
 marked = pd.DataFrame(marks)
 if not marked.empty:
     plots.mark_points(fig, marked, x=x, color="model" if len(models) > 1 else "component")
 figure.show(fig, data, name=f"double-peaks-{stimulus_set}-{target}", key="peaks")
 table = pd.DataFrame(rows)
+if sinks and "valley_layer" in table.columns:
+    table["valley_at_sink"] = [valley_at_sink(v, sinks) for v in table["valley_layer"]]
 st.subheader("Peaks and valleys")
 for sentence in report.double_peak_sentences(table, head=("model", "component")):
     st.markdown(f"- {sentence}")

@@ -212,6 +212,11 @@ CASES = [
         "unknown pooling 'max'",
     ),
     Case(
+        "pooling-half-on-wrong-set",
+        lambda t: [*RUN, "--stimuli", _csv(t), "--pooling", "mean_ab"],
+        "pooling 'mean_ab' needs 4 target words per row",
+    ),
+    Case(
         "component-unknown",
         lambda t: [*RUN, "--stimuli", _csv(t), "--components", "everything"],
         "unknown component 'everything'",

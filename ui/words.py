@@ -15,7 +15,9 @@ TERMS: dict[str, str] = {
     "pooling": "How a text's token vectors become one vector per stimulus: mean = the "
     "average over the target words' tokens (the paper's choice); last = the final token; "
     "mean_skip0 = the mean without position 0 (the attention sink, where the first word of "
-    "an unprefixed text sits).",
+    "an unprefixed text sits); mean_ab / mean_cd = the mean over only words a and b / c "
+    "and d of an analogy, and mean_x / mean_y over only one word of a pair (half-stimulus "
+    "controls, added beside mean for those sets).",
     "CV groups": "Cross-validation groups: stimuli that share a word or a relation are kept "
     "in one group, and a group is never split between training and test folds, so a probe "
     "cannot pass by recognising a word it was trained on.",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.analysis.compare import hierarchy
 from core.analysis.controls import controls_table
+from core.analysis.dips import shared_dips, valley_at_sink
 from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
@@ -26,7 +27,16 @@ from core.analysis.threads import one_blas_thread
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
 CURVE = ["model", "stimulus_set", "pooling", "component"]
-TABLES = ("curves", "lexical", "double_peaks", "persistence", "hierarchy", "order", "controls")
+TABLES = (
+    "curves",
+    "lexical",
+    "double_peaks",
+    "persistence",
+    "hierarchy",
+    "order",
+    "shared_dips",
+    "controls",
+)
 
 
 def mean_fold_curve(
@@ -153,6 +163,40 @@ def _persistence_table(
     return _concat(rows, keys, "estimator")
 
 
+def _shared_dip_table(
+    scores: pd.DataFrame, *, sink_layers: Mapping[str, Iterable[int]] | None, seed: int
+) -> pd.DataFrame:
+    """:func:`~core.analysis.dips.shared_dips` over each set × component's property targets."""
+    keys = [k for k in CURVE if k in scores.columns]
+    rows = []
+    for key, part in scores.groupby(keys, sort=False):
+        head = dict(zip(keys, key))
+        wide = part.assign(value=normalized(part)).pivot_table(
+            index="target", columns="layer", values="value", aggfunc="mean"
+        )
+        sinks = list((sink_layers or {}).get(head.get("model"), ()))
+        table = shared_dips(
+            wide.to_numpy(), layers=wide.columns.to_numpy(), sink_layers=sinks, seed=seed
+        )
+        if not table.empty:
+            rows.append(table.assign(**head, sink_layers=", ".join(map(str, sinks))))
+    return _concat(rows, keys)
+
+
+def _mark_sink_valleys(
+    peaks: pd.DataFrame, sink_layers: Mapping[str, Iterable[int]] | None
+) -> pd.DataFrame:
+    """``valley_at_sink``: whether each double peak's valley is an attention-sink layer."""
+    if peaks.empty or not sink_layers or "valley_layer" not in peaks.columns:
+        return peaks
+    return peaks.assign(
+        valley_at_sink=[
+            valley_at_sink(row.valley_layer, (sink_layers or {}).get(row.model, ()))
+            for row in peaks.itertuples()
+        ]
+    )
+
+
 def _hierarchy_tables(
     scores: pd.DataFrame,
     folds: pd.DataFrame,
@@ -253,7 +297,8 @@ def findings(
     controls : iterable of str
         Targets to leave out beside those :func:`~core.analysis.summary.is_control` finds.
     sink_layers : mapping, optional
-        ``model`` → attention-sink layers: ρ is also given with them interpolated.
+        ``model`` → attention-sink layers (:func:`core.analysis.sinks.sink_layers`): ρ is
+        also given with them interpolated, and dips and valleys there are marked.
     baselines, baseline_folds : DataFrame, optional
         The matching ``baseline_scores`` and ``baseline_fold_scores`` rows (surface
         baselines); without them the controls table has no baseline columns filled.
@@ -279,7 +324,10 @@ def findings(
         component, every property target and the mean against ``resid_pre`` layer 0 and
         the best surface baseline (:func:`~core.analysis.controls.controls_table`; the
         gain curve peaks where the raw curve does, so ``hierarchy`` and ``order`` hold
-        for the gain curves as they stand).
+        for the gain curves as they stand); ``shared_dips``:
+        :func:`~core.analysis.dips.shared_dips` of each set × component's targets, with
+        ``at_sink`` and the model's ``sink_layers``; with ``sink_layers``, ``double_peaks``
+        also has ``valley_at_sink``.
     """
     keep = property_targets(scores["target"], controls=controls)
     left_out = sorted(set(scores["target"]) - set(keep))
@@ -296,6 +344,8 @@ def findings(
         scores, folds, predictions, groups, order=order, kinds=kinds, n_boot=n_boot, seed=seed
     )
     controls = _controls_tables(scores, folds, baselines, baseline_folds)
+    peaks = _mark_sink_valleys(peaks, sink_layers)
+    dips = _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),
@@ -304,6 +354,7 @@ def findings(
         "hierarchy": _in_order(sets, order),
         "order": _in_order(pairs, order),
         "controls": _in_order(controls, order),
+        "shared_dips": _in_order(dips, order),
     }
 
 

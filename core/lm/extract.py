@@ -15,6 +15,7 @@ import numpy as np
 
 from core.lm.architectures import get_module, unwrap
 from core.lm.loading import LoadedModel
+from core.lm.sinks import norm_ratios
 from core.lm.tokens import TokenPlan, batch_tensors, batches, plan_tokens
 from core.names import COMPONENTS
 from core.stimuli import StimulusSet
@@ -61,6 +62,7 @@ def extract(
     on_batch: Callable[[int], None] | None = None,
     backend: str = "hooks",
     remote: bool = False,
+    on_norms: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Pooled activations of every layer and component.
 
@@ -80,6 +82,11 @@ def extract(
     backend : {"hooks", "nnsight"}, default="hooks"
         PyTorch forward hooks, or an nnsight trace over the same modules (which can run on
         NDIF with ``remote=True``, reducing to pooled vectors on the server).
+    on_norms : callable, optional
+        Called per batch as ``on_norms(rows, ratios)`` with the batch's rows of ``stimuli``
+        and an array of shape (batch, n_layers): the first token's ``resid_pre`` norm over
+        the median of the others (:func:`core.lm.sinks.norm_ratios`), read in the same hook
+        at no extra pass (hooks backend with ``resid_pre`` only).
 
     Returns
     -------
@@ -120,8 +127,11 @@ def extract(
         return {p: {c: t.numpy() for c, t in comps.items()} for p, comps in out.items()}
     device = model.base.get_input_embeddings().weight.device
     state: dict = {}
+    measure_norms = on_norms is not None and "resid_pre" in components
 
     def sink(component: str, layer: int, hidden) -> None:
+        if measure_norms and component == "resid_pre":
+            state["norms"][layer] = norm_ratios(hidden, state["mask"].to(hidden.device))
         weights = state["weights"].get(hidden.device)
         if weights is None:
             weights = state["weights"][hidden.device] = state["cpu_weights"].to(hidden.device)
@@ -133,9 +143,15 @@ def extract(
         for batch in order:
             ids, mask, weights = batch_tensors(plan, rows[batch], poolings, pad_id)
             state.update(
-                cpu_weights=weights, weights={}, pooled={c: [None] * n_layers for c in components}
+                cpu_weights=weights,
+                weights={},
+                pooled={c: [None] * n_layers for c in components},
+                mask=mask,
+                norms=[None] * n_layers,
             )
             model.base(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            if measure_norms:
+                on_norms(rows[batch], np.stack(state["norms"], axis=1))
             slots = torch.as_tensor(batch)
             for component, layers in state["pooled"].items():  # one copy per batch, not per hook
                 stacked = torch.stack(layers, dim=1)  # (batch, layer, pooling, d_model)

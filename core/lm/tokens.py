@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import StrataError
+from core.names import half_words
 from core.stimuli import StimulusSet
 
 
@@ -48,9 +49,12 @@ def plan_tokens(
     text token when the row has none; special tokens (BOS) are never part of a mean.
     ``last`` takes the final token.  ``mean_skip0`` is ``mean`` without position 0: that
     position is an attention sink with outsized activations, and SmolLM2 (no BOS) puts a
-    word there.  With ``chat_template`` each text becomes a user turn of the tokenizer's
-    chat template (generation prompt included), as Instruct models are used; spans move
-    with the text and ``last`` is the template's final token.
+    word there.  The half-stimulus poolings (:data:`core.names.HALF_POOLINGS`) are ``mean``
+    over the tokens of some target words only (``mean_ab``: words a and b of four), so they
+    equal ``mean`` on a set whose ``words`` are just those.  With ``chat_template`` each
+    text becomes a user turn of the tokenizer's chat template (generation prompt
+    included), as Instruct models are used; spans move with the text and ``last`` is the
+    template's final token.
     """
     texts, shifts = list(stimuli.texts), [0] * len(stimuli)
     if chat_template:
@@ -88,7 +92,11 @@ def plan_tokens(
             if pooling == "last":
                 weights[pooling].append({len(ids) - 1: 1.0})
                 continue
-            pool = [t for t in chosen if t != 0] if pooling == "mean_skip0" else chosen
+            half = half_words(pooling)
+            if half is not None:
+                pool = _half_tokens(half, spans, offsets, text_tokens, stimuli, i, pooling)
+            else:
+                pool = [t for t in chosen if t != 0] if pooling == "mean_skip0" else chosen
             if not pool:
                 raise ExtractionError(
                     f"item '{stimuli.frame['item_id'][i]}': no token to average over under "
@@ -96,6 +104,18 @@ def plan_tokens(
                 )
             weights[pooling].append({t: 1.0 / len(pool) for t in pool})
     return TokenPlan(input_ids=list(encoded["input_ids"]), weights=weights)
+
+
+def _half_tokens(half, spans, offsets, text_tokens, stimuli, i, pooling) -> list[int]:
+    """The text tokens overlapping only the target words a half pooling keeps."""
+    n_words, keep = half
+    if len(spans) != n_words:
+        raise ExtractionError(
+            f"item '{stimuli.frame['item_id'][i]}' has {len(spans)} target words; pooling "
+            f"'{pooling}' needs {n_words}"
+        )
+    kept = [spans[k] for k in keep]
+    return [t for t in text_tokens if any(offsets[t][0] < b and offsets[t][1] > a for a, b in kept)]
 
 
 def in_chat(tokenizer, text: str) -> tuple[str, int]:

@@ -48,6 +48,8 @@ KNOWN_TABLES = (
     "order",
     "lexical",
     "controls",  # its own slide: _baseline_slide
+    "shared_dips",  # one row per layer: the report's sentences say what it finds
+    "analogy_layers",
 )
 EXTRA_TITLES = {
     "audit": "Stimulus audit: what a trivial reader of the stimuli could exploit",
@@ -55,6 +57,7 @@ EXTRA_TITLES = {
     "controls": "Controls: how much of each peak a trivial reader already gets",
     "baselines": "Surface baselines beside each curve's best layer",
     "sinks": "Attention-sink layers",
+    "analogy_effect": "Analogy effect: the full stimulus minus the better half, per third",
 }
 LEAD_COMPONENT = "resid_pre"
 NULL_FIT = "single-peaked fit (the null)"

@@ -558,6 +558,7 @@ def layer_curves(
     presentation: bool = False,
     layer0: pd.DataFrame | None = None,
     surface: pd.DataFrame | None = None,
+    sinks: Sequence[int] | None = None,
 ) -> go.Figure:
     """Score against depth, one line per series, with its uncertainty and the null.
 
@@ -596,6 +597,9 @@ def layer_curves(
     surface : DataFrame, optional
         Surface baselines: ``score``, ``score_se`` and ``label`` per row, drawn as a
         horizontal band (score ± SE) with a thin line.  Off unless given.
+    sinks : sequence of int, optional
+        Attention-sink layers (:func:`core.analysis.sinks.sink_layers`), shaded on every
+        panel (on ``relative_depth`` as ``l / (L-1)``, needing one ``n_layers``).
 
     Returns
     -------
@@ -604,6 +608,8 @@ def layer_curves(
     if data.empty:
         return style(_empty("no results for this selection"), presentation=presentation)
     fig, panels = _panels(data, facet)
+    if sinks:
+        shade_sinks(fig, sinks, x=x, n_layers=_single_n_layers(data), n_panels=len(panels))
     shown: set[str] = set()
     for col, panel in enumerate(panels, start=1):
         part = data if panel is None else data[data[facet].astype(str) == str(panel)]
@@ -641,6 +647,96 @@ def layer_curves(
     _x_title(fig, AXIS_LABELS.get(x, x), len(panels), presentation=presentation)
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation)
+
+
+SINK_COLOR = "rgba(213,94,0,0.12)"
+"""Vermillion, faint: a sink layer is a caution, not a result."""
+
+
+def shade_sinks(
+    fig: go.Figure,
+    sinks: Sequence[int],
+    *,
+    x: str = "layer",
+    n_layers: int | None = None,
+    n_panels: int = 1,
+) -> go.Figure:
+    """Shade each attention-sink layer (one layer wide) on every panel, labelled once.
+
+    Parameters
+    ----------
+    sinks : sequence of int
+    x : {"layer", "relative_depth"}
+    n_layers : int, optional
+        Needed for ``relative_depth``; without it nothing is drawn there.
+    n_panels : int
+    """
+    if x == "relative_depth":
+        if not n_layers or n_layers < 2:
+            return fig
+        scale, half = 1.0 / (n_layers - 1), 0.5 / (n_layers - 1)
+    else:
+        scale, half = 1.0, 0.5
+    for i, layer in enumerate(sinks):
+        for col in range(1, n_panels + 1):
+            label = (
+                {"annotation_text": "sink", "annotation_position": "top left"}
+                if col == 1 and i == 0
+                else {}
+            )
+            fig.add_vrect(
+                x0=layer * scale - half,
+                x1=layer * scale + half,
+                fillcolor=SINK_COLOR,
+                line_width=0,
+                layer="below",
+                row=1,
+                col=col,
+                exclude_empty_subplots=False,
+                **label,
+            )
+    return fig
+
+
+def half_curves(
+    data: pd.DataFrame,
+    *,
+    x: str = "layer",
+    sinks: Sequence[int] | None = None,
+    metric: str | None = None,
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """The full stimulus (``mean``) beside its half-stimulus controls, one panel per component.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ``probe_scores``-like rows of ``mean`` and its halves (``pooling`` column), one or
+        more targets (told apart by dash when several), with ``x``, ``score``, ``score_se``.
+    x, sinks, metric, title, caption, presentation
+        As :func:`layer_curves`.
+
+    Returns
+    -------
+    go.Figure
+    """
+    several = "target" in data.columns and data["target"].nunique() > 1
+    return layer_curves(
+        data,
+        x=x,
+        color="pooling",
+        dash="target" if several else None,
+        facet="component" if "component" in data.columns else None,
+        null_band=False,
+        significant=None,
+        metric=metric,
+        title=title,
+        caption=caption,
+        presentation=presentation,
+        sinks=sinks,
+    )
 
 
 def _x_title_shift(presentation: bool) -> int:

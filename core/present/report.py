@@ -13,6 +13,7 @@ import pandas as pd
 from core.analysis.compare import FOLD_BOOTSTRAP, STIMULUS_BOOTSTRAP, order_verdict
 from core.analysis.controls import MEAN
 from core.analysis.controls import VERDICTS as BASELINE
+from core.analysis.halves import effect_sentences
 from core.analysis.lexical import VERDICTS as LEXICAL
 
 CURVE_COLUMNS = [
@@ -215,6 +216,13 @@ def double_peak_sentences(
                     if 0 in (row.peak_layer, row.second_peak_layer)
                     else ""
                 )
+                + (
+                    f"; the valley at layer {row.valley_layer:.0f} coincides with an "
+                    "attention-sink layer, so it may be the sink rather than a change of "
+                    "representation"
+                    if getattr(row, "valley_at_sink", False) is True
+                    else ""
+                )
             )
         elif row.verdict == "single peak":
             out.append(
@@ -275,6 +283,69 @@ def persistence_sentences(
                 f"{_p(row.p_sinks)} ({row.verdict_sinks})"
             )
         out.append(text)
+    return out
+
+
+def shared_dip_sentences(
+    dips: pd.DataFrame, *, head: tuple[str, ...] = ("stimulus_set", "component")
+) -> list[str]:
+    """Per curve family, the layers where most targets dip together, and the sink layers.
+
+    Parameters
+    ----------
+    dips : DataFrame
+        :func:`~core.analysis.findings.findings` ``shared_dips`` rows.
+    head : tuple of str
+        Columns that name each family at the start of its sentence.
+
+    Returns
+    -------
+    list of str
+    """
+    out = []
+    keys = [c for c in head if c in dips.columns]
+    for key, part in dips.groupby(keys, sort=False) if len(dips) else []:
+        name = " · ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        n_targets, n_sim = int(part["n_targets"].iloc[0]), int(part["n_sim"].iloc[0])
+        null = (
+            f"against each target's layer changes shifted circularly and independently "
+            f"({n_sim} shifts, family-wise over layers {part['layer'].min()}-"
+            f"{part['layer'].max()})"
+        )
+        sinks = str(part["sink_layers"].iloc[0]) if "sink_layers" in part else ""
+        sink_note = f"; attention-sink layers: {sinks}" if sinks else ""
+        flagged = part[part["shared"].astype(bool)]
+        if flagged.empty:
+            out.append(
+                f"{name}: no layer where most of the {n_targets} targets dip together beyond "
+                f"each curve's own roughness, {null}{sink_note}"
+            )
+            continue
+        layers = "; ".join(
+            f"layer {r.layer} ({round(r.share * n_targets)} of {n_targets} targets dip, mean "
+            f"{r.mean_dip:.3f} below their neighbours' trend, {_p(r.p_value)})"
+            + (", an attention-sink layer" if r.at_sink else "")
+            for r in flagged.itertuples()
+        )
+        out.append(f"{name}: a dip shared across targets at {layers}, {null}{sink_note}")
+    return out
+
+
+def sink_sentences(sinks: pd.DataFrame) -> list[str]:
+    """The sink layers found per model, with their norm ratio and attention on position 0."""
+    out = []
+    for row in sinks.itertuples():
+        found = (
+            f"sink layer(s) {row.sink_layers}: first-token residual norm {row.norm_ratio}× the "
+            f"median token's, attention on position 0 {row.attn_pos0}"
+            if row.sink_layers != "none"
+            else "no layer where the first token's norm jumps to a massive activation"
+        )
+        out.append(
+            f"{row.model}: {found} (medians over all layers: norm ratio "
+            f"{row.median_norm_ratio:.1f}, attention on position 0 {row.median_attn_pos0:.2f}; "
+            f"measured on {row.stimulus_sets})"
+        )
     return out
 
 
@@ -383,6 +454,24 @@ def text(tables: dict[str, pd.DataFrame], *, model: str, pooling: str) -> str:
             "Hierarchy (which sets peak before which; bootstrap intervals)",
             hierarchy_sentences,
             ("hierarchy", "order"),
+        ),
+    ]
+    sections += [
+        (
+            "Attention sinks (onset of the first token's massive activation)",
+            sink_sentences,
+            ("sinks",),
+        ),
+        (
+            "Dips shared across targets (against circularly shifted layer changes)",
+            shared_dip_sentences,
+            ("shared_dips",),
+        ),
+        (
+            "Analogy effect: the full stimulus minus the better half (mean_ab, mean_cd / "
+            "mean_x, mean_y), per third of the layers",
+            effect_sentences,
+            ("analogy_effect",),
         ),
     ]
     controls = tables.get("controls")

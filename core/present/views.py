@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.analysis.sinks import sinks_by_model
+from core.analysis.summary import property_targets
 from core.errors import StrataError
-from core.names import COMPONENTS
+from core.names import COMPONENTS, in_set_order
 from core.paths import cache_dir, default_db, models_dir
 from core.storage import memo, store
 from core.storage.activations import ActivationCache
@@ -262,7 +264,9 @@ def findings(
     )
     baselines = store.query(db, "baseline_scores", **by_result)
     baseline_folds = store.query(db, "baseline_fold_scores", **by_result)
-    return memo.cached(
+    stats = store.sink_stats(db, model=model)
+    sinks = sinks_by_model(stats)
+    tables = memo.cached(
         db,
         compute,
         scores,
@@ -273,7 +277,94 @@ def findings(
         kinds=kinds,
         baselines=baselines if not baselines.empty else None,
         baseline_folds=baseline_folds if not baseline_folds.empty else None,
+        sink_layers=sinks or None,
     )
+    tables = dict(tables)
+    tables["sinks"] = sink_table(stats)
+    if pooling == "mean":
+        layers, thirds = analogy_effects(
+            db, model=model, components=components, stimulus_sets=stimulus_sets
+        )
+        tables["analogy_effect"], tables["analogy_layers"] = thirds, layers
+    return tables
+
+
+def sink_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """Per model: its sink layers and, at each, the norm ratio and attention on position 0.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        ``sink_stats`` rows.
+
+    Returns
+    -------
+    DataFrame
+        ``model``, ``sink_layers`` (text), ``norm_ratio``, ``attn_pos0`` (at the sink
+        layers, medians over sets), ``median_norm_ratio`` and ``median_attn_pos0`` over
+        all layers, ``stimulus_sets`` measured; empty without statistics.
+    """
+    from core.analysis.sinks import sink_layers, sink_profile
+
+    rows = []
+    for model, part in stats.groupby("model") if not stats.empty else []:
+        profile = sink_profile(part).set_index("layer")
+        layers = sink_layers(part)
+        rows.append(
+            {
+                "model": model,
+                "sink_layers": ", ".join(map(str, layers)) or "none",
+                "norm_ratio": ", ".join(f"{profile.loc[x, 'norm_ratio']:.1f}" for x in layers),
+                "attn_pos0": ", ".join(f"{profile.loc[x, 'attn_pos0']:.2f}" for x in layers),
+                "median_norm_ratio": float(profile["norm_ratio"].median()),
+                "median_attn_pos0": float(profile["attn_pos0"].median()),
+                "stimulus_sets": ", ".join(in_set_order(part["stimulus_set"].unique())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def analogy_effects(
+    db,
+    *,
+    model: str,
+    components: list[str] | tuple[str, ...] = COMPONENTS,
+    stimulus_sets: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`core.analysis.halves.analogy_effect` of every set stored with its halves.
+
+    Returns
+    -------
+    per_layer, per_range : DataFrame
+        Both empty when no set has ``mean`` and both half poolings stored.
+    """
+    from core.analysis.halves import analogy_effect, half_fold_curves, halves_of
+
+    index = store.results_index(db)
+    index = index[index["model"] == model]
+    if stimulus_sets is not None:
+        index = index[index["stimulus_set"].isin(stimulus_sets)]
+    wanted = {}
+    for stimulus_set, part in index.groupby("stimulus_set"):
+        pair = halves_of(part["pooling"])
+        if pair is not None and "mean" in set(part["pooling"]):
+            wanted[stimulus_set] = ["mean", *pair]
+    if not wanted:
+        return pd.DataFrame(), pd.DataFrame()
+    frames = []
+    for stimulus_set, poolings in wanted.items():
+        for pooling in poolings:
+            scores = curves(
+                db, model=model, stimulus_set=stimulus_set, pooling=pooling, components=components
+            )
+            scores = scores[scores["target"].isin(property_targets(scores["target"]))]
+            filters = dict(
+                model=model, stimulus_set=stimulus_set, pooling=pooling, component=list(components)
+            )
+            frames.append((scores, _primary_folds(db, scores, **filters)))
+    scores = pd.concat([s for s, _ in frames], ignore_index=True)
+    folds = pd.concat([f for _, f in frames], ignore_index=True)
+    return analogy_effect(half_fold_curves(scores, folds))
 
 
 def run_settings(db, *, model: str, pooling: str, stimulus_sets: list[str]) -> pd.DataFrame:
@@ -385,3 +476,21 @@ def warm(db, *, model: str, pooling: str = "mean") -> list[str]:
                         )
             done.append(f"peak shifts of {model} and {other} on {name}")
     return done
+
+
+def sinks_of(db, *, model: str) -> list[int]:
+    """The attention-sink layers of a model (:func:`core.analysis.sinks.sink_layers`), from
+    its ``sink_stats``; empty when none were measured."""
+    return sinks_by_model(store.sink_stats(db, model=model)).get(model, [])
+
+
+def half_poolings_of(db, *, model: str, stimulus_set: str) -> list[str]:
+    """The half-stimulus poolings stored beside ``mean`` for a set (empty when none)."""
+    from core.analysis.halves import halves_of
+
+    index = store.results_index(db)
+    stored = index.loc[
+        (index["model"] == model) & (index["stimulus_set"] == stimulus_set), "pooling"
+    ]
+    pair = halves_of(stored) if "mean" in set(stored) else None
+    return list(pair) if pair else []

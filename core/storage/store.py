@@ -121,17 +121,26 @@ _MIGRATIONS: list[str] = [
     );
     """,
     # v3: the surface baselines' fold scores, so a layer is tested against its baseline
-    # fold by fold (the same folds: core.probe.baselines), and probes trained on one set
-    # and tested on another (core.probe.transfer).
+    # fold by fold (the same folds: core.probe.baselines), probes trained on one set and
+    # tested on another (core.probe.transfer), and the per-layer attention-sink statistics
+    # of each model × stimulus set (core.lm.sinks).
     """
     CREATE TABLE IF NOT EXISTS baseline_fold_scores (
         model TEXT, stimulus_set TEXT, pooling TEXT, target TEXT, baseline TEXT, metric TEXT,
         fold INTEGER, score DOUBLE,
         PRIMARY KEY (model, stimulus_set, pooling, target, baseline, metric, fold)
     );
+    CREATE TABLE IF NOT EXISTS sink_stats (
+        model TEXT NOT NULL, stimulus_set TEXT NOT NULL, layer INTEGER NOT NULL,
+        n_layers INTEGER, norm_ratio DOUBLE, attn_pos0 DOUBLE,
+        n_norm_texts INTEGER, n_attn_texts INTEGER, norm_source TEXT,
+        PRIMARY KEY (model, stimulus_set, layer)
+    );
     """
     + TRANSFER_DDL,
 ]
+# The tables the v3 step adds (a v2 file lacks them; readers see them as empty).
+V3_TABLES = ("baseline_fold_scores", "sink_stats", "transfer_scores")
 # Tables whose rows belong to one (model, stimulus_set, pooling) result and are replaced
 # together when that result is rewritten.
 RESULT_TABLES = (
@@ -148,7 +157,7 @@ RESULT_TABLES = (
 
 
 # Tables a stored result may hold beside them (read through views for an older file).
-KNOWN_TABLES = (*RESULT_TABLES, "runs", "transfer_scores")
+KNOWN_TABLES = (*RESULT_TABLES, "runs", "transfer_scores", "sink_stats")
 
 
 def _newer(path: Path, version: int, role: str = "results database") -> StoreError:
@@ -641,6 +650,48 @@ def write_transfer(db: str | Path | None, frame: pd.DataFrame, *, key: dict) -> 
     return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
 
 
+def write_sink_stats(
+    db: str | Path | None, *, model: str, stimulus_set: str, stats: pd.DataFrame
+) -> None:
+    """Replace the ``sink_stats`` rows of one model × stimulus set, in one transaction.
+
+    Parameters
+    ----------
+    stats : DataFrame
+        One row per layer: ``layer``, ``norm_ratio``, ``attn_pos0`` and optionally
+        ``n_norm_texts``, ``n_attn_texts``, ``norm_source`` (:mod:`core.lm.sinks`).
+    """
+    frame = stats.assign(model=model, stimulus_set=stimulus_set, n_layers=len(stats))
+    columns = [name for name, _ in _columns()["sink_stats"]]
+    frame = frame.reindex(columns=columns)
+    with writer(db) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "DELETE FROM sink_stats WHERE model = ? AND stimulus_set = ?", [model, stimulus_set]
+            )
+            con.register("incoming", frame)
+            con.execute("INSERT INTO sink_stats SELECT * FROM incoming")
+            con.unregister("incoming")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def sink_stats(db: str | Path | None = None, **filters) -> pd.DataFrame:
+    """``sink_stats`` rows (empty for a file without the table), filtered like :func:`query`."""
+    where, params = _where(filters)
+    with connect(db) as con:
+        if "sink_stats" not in dbfile.tables(con) and "sink_stats" not in _views(con):
+            return pd.DataFrame(columns=[name for name, _ in _columns()["sink_stats"]])
+        return con.execute(f"SELECT * FROM sink_stats{where}", params).df()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+
+
 def _fault_point(name: str) -> None:
     """Reliability tests set ``STRATA_FAULT_PAUSE=<name>`` to be killed at this point."""
     if os.environ.get("STRATA_FAULT_PAUSE") == name:
@@ -790,6 +841,13 @@ def export_results(db: str | Path | None, out: str | Path, **filters) -> int:
                     f"SELECT * FROM src.transfer_scores{where_t}",
                     params_t,
                 )
+            if "sink_stats" in present:  # per model × set: a pooling filter does not apply
+                by_set = {k: v for k, v in filters.items() if k in ("model", "stimulus_set")}
+                sink_where, sink_params = _where(by_set)
+                con.execute(
+                    f"INSERT INTO sink_stats BY NAME SELECT * FROM src.sink_stats{sink_where}",
+                    sink_params,
+                )
             con.execute("COMMIT")
             n = con.execute(
                 "SELECT count(*) FROM "
@@ -857,6 +915,12 @@ def import_results(db: str | Path | None, source: str | Path) -> list[tuple[str,
                     "FROM src.transfer_scores)"
                 )
                 con.execute("INSERT INTO transfer_scores BY NAME SELECT * FROM src.transfer_scores")
+            if "sink_stats" in present:
+                con.execute(
+                    "DELETE FROM sink_stats WHERE (model, stimulus_set) IN "
+                    "(SELECT DISTINCT model, stimulus_set FROM src.sink_stats)"
+                )
+                con.execute("INSERT INTO sink_stats BY NAME SELECT * FROM src.sink_stats")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):  # none open when ATTACH's reads failed

@@ -243,3 +243,48 @@ def test_slide_images_are_1920_by_1080_png_and_960_by_540_svg():
     assert Image.open(BytesIO(png)).size == (1920, 1080)
     svg = plots.to_image(fig, "svg").decode()
     assert 'width="960"' in svg and 'height="540"' in svg
+
+
+def _half_rows(n_layers: int = 10) -> pd.DataFrame:
+    rows = []
+    for pooling, shift in (("mean", 0.1), ("mean_ab", 0.0), ("mean_cd", -0.05)):
+        for layer in range(n_layers):
+            rows.append(
+                dict(
+                    pooling=pooling,
+                    layer=layer,
+                    n_layers=n_layers,
+                    relative_depth=layer / (n_layers - 1),
+                    score=0.6 + shift,
+                    score_se=0.01,
+                    component="resid_pre",
+                    target="valid",
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_sink_layers_are_shaded_one_layer_wide_on_every_panel():
+    from core.present import plots
+
+    data = pd.concat([_half_rows().assign(component=c) for c in ("resid_pre", "attn_out")])
+    fig = plots.layer_curves(data, facet="component", color="pooling", sinks=[3, 7])
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(rects) == 4
+    assert sorted({(r.x0, r.x1) for r in rects}) == [(2.5, 3.5), (6.5, 7.5)]
+    labels = [a.text for a in fig.layout.annotations if a.text == "sink"]
+    assert labels == ["sink"]
+    depth = plots.layer_curves(_half_rows(), x="relative_depth", color="pooling", sinks=[3])
+    rect = next(s for s in depth.layout.shapes if s.type == "rect")
+    assert rect.x0 == pytest.approx(2.5 / 9) and rect.x1 == pytest.approx(3.5 / 9)
+    assert not [s for s in plots.layer_curves(_half_rows()).layout.shapes if s.type == "rect"]
+
+
+def test_half_curves_draw_the_full_stimulus_and_both_halves():
+    from core.present import plots
+
+    fig = plots.half_curves(_half_rows(), sinks=[4])
+    names = [t.name for t in fig.data if t.mode == "lines+markers"]
+    assert names == ["mean", "mean_ab", "mean_cd"]
+    full = next(t for t in fig.data if t.name == "mean" and t.mode == "lines+markers")
+    assert list(full.y) == pytest.approx([0.7] * 10)

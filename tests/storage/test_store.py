@@ -189,7 +189,8 @@ def _v1(path, model="old"):
     with duckdb.connect(str(path)) as con:
         con.execute("DROP TABLE item_predictions")
         con.execute("DROP TABLE baseline_scores")
-        con.execute("DROP TABLE baseline_fold_scores")
+        for table in store.V3_TABLES:
+            con.execute(f"DROP TABLE {table}")
         con.execute("UPDATE strata_meta SET value = '1' WHERE key = 'schema_version'")
     return path
 

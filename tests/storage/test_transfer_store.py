@@ -1,4 +1,5 @@
-"""``transfer_scores``: created by the v2 step or on demand, replaced per key and target,
+"""``transfer_scores``: created by the v3 step (a v2 file is migrated by the first write),
+replaced per key and target,
 and a write that fails half-way leaves the previous rows."""
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ def _frame(score: float, target: str = "related") -> pd.DataFrame:
     return frame.assign(train_hash="a", test_hash="b", settings="{}", finished_at=pd.Timestamp(0))
 
 
-def test_a_v2_file_without_the_table_reads_empty_and_gets_it_on_the_first_write(tmp_path):
+def test_a_v2_file_reads_empty_and_gets_the_table_on_the_first_write(tmp_path):
     db = tmp_path / "r.duckdb"
     store.ensure_schema(db)
-    con = duckdb.connect(str(db))
-    con.execute("DROP TABLE transfer_scores")  # as made before the table joined v2
+    con = duckdb.connect(str(db))  # as the released v2 left it
+    for table in store.V3_TABLES:
+        con.execute(f"DROP TABLE {table}")
+    con.execute("UPDATE strata_meta SET value = '2' WHERE key = 'schema_version'")
     con.close()
     assert store.query(db, "transfer_scores").empty
     store.write_transfer(db, _frame(0.7), key=KEY)

@@ -39,7 +39,9 @@ def test_home_shows_a_figure_and_what_is_stored(app):
     _no_errors(app)
     assert _charts(app) == 1
     labels = {m.label: m.value for m in app.metric}
-    assert labels["Results (model × set × pooling)"] == "5"
+    # 5 results with mean, plus the half-stimulus controls (DESIGN.md contract 7): mean_x and
+    # mean_y beside every pairs result, mean_ab and mean_cd beside every analogies result
+    assert labels["Results (model × set × pooling)"] == "11"
     assert any("smollm2-135m" in str(df.value) for df in app.dataframe)
 
 
