@@ -649,8 +649,9 @@ def layer_curves(
     return style(fig, presentation=presentation)
 
 
-SINK_COLOR = "rgba(213,94,0,0.12)"
-"""Vermillion, faint: a sink layer is a caution, not a result."""
+SINK_COLOR = "rgba(240,228,66,0.35)"
+"""Okabe-Ito yellow, faint: a sink layer is a caution, not a result (and not vermillion,
+which is attn_out's colour and the surface baseline's)."""
 
 
 def shade_sinks(

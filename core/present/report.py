@@ -349,12 +349,22 @@ def sink_sentences(sinks: pd.DataFrame) -> list[str]:
     return out
 
 
-def _method_words(method: str, n: int) -> str:
+def _method_words(method: str, counts: str) -> str:
     if method == STIMULUS_BOOTSTRAP:
-        return f"a bootstrap over {n} stimulus groups of the held-out predictions"
+        return f"a bootstrap over stimulus groups of the held-out predictions ({counts})"
     if method == FOLD_BOOTSTRAP:
-        return f"a bootstrap over the {n} folds' scores (weaker: no per-stimulus predictions)"
+        return f"a bootstrap over the folds' scores ({counts}; weaker: no per-stimulus predictions)"
     return "no resampling data"
+
+
+def _methods(part: pd.DataFrame) -> str:
+    """One phrase per resampling method, with each set's count: '(460 items, 42 pairs)'."""
+    phrases = []
+    for method, rows in part.groupby("method", sort=False):
+        unit = "groups" if method == STIMULUS_BOOTSTRAP else "folds"
+        counts = ", ".join(f"{r.n_resampled} {r.stimulus_set}" for r in rows.itertuples())
+        phrases.append(_method_words(method, f"{unit}: {counts}"))
+    return "; ".join(phrases)
 
 
 def hierarchy_sentences(
@@ -394,9 +404,7 @@ def hierarchy_sentences(
             f"P({r.set_a} first) = {r.p_before:.2f}: {r.verdict}"
             for r in between.itertuples()
         )
-        methods = ", ".join(
-            dict.fromkeys(_method_words(r.method, r.n_resampled) for r in part.itertuples())
-        )
+        methods = _methods(part)
         out.append(
             f"{component}: {' < '.join(names)} {order_verdict(between, tuple(names))} by "
             f"peak depth. Peaks: {peaks}. Differences: {steps}. 95 % intervals from {methods}."

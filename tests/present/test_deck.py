@@ -16,7 +16,17 @@ from core.present import deck, views
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["hierarchy", "scale", "paper", "double_peak", "antipersistence", "matrix", "baselines"]
+ORDER = [
+    "hierarchy",
+    "scale",
+    "paper",
+    "double_peak",
+    "antipersistence",
+    "matrix",
+    "baselines",
+    "sinks",
+    "analogy_effect",
+]
 
 
 def _cli(*args: str, cache: Path) -> subprocess.CompletedProcess:

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.analysis import property_targets
+from core.present import plots
 
 pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -111,7 +112,9 @@ def test_layer_curves_draw_layer_0_the_surface_baseline_and_the_gain(app):
     _no_errors(app)
     assert app.query_params["layer0"] == "1" and app.query_params["surface"] == "1"
     [line] = dashed()
-    bands = [s for s in layout()["shapes"] if s["type"] == "rect"]
+    bands = [  # the surface band (sink layers are shaded yellow, vertically)
+        s for s in layout()["shapes"] if s["type"] == "rect" and s["fillcolor"] != plots.SINK_COLOR
+    ]
     assert len(bands) == 1 and bands[0]["y0"] < bands[0]["y1"]
     texts = [a.get("text", "") for a in layout()["annotations"]]
     assert "layer 0" in texts and any(t.startswith("surface (") for t in texts)
@@ -383,7 +386,8 @@ def test_findings_makes_the_talk_deck_in_one_click(app):
     assert {"Deck HTML", "Deck PDF", "Everything (ZIP)"} <= buttons
     files = app.session_state["deck_files"]
     assert files.pdf is not None and files.pdf.read_bytes().startswith(b"%PDF")
-    assert len(files.images) == 2 * 7  # PNG and SVG of seven slides (surface baselines last)
+    # PNG and SVG of nine slides (surface baselines, sink layers and the analogy effect last)
+    assert len(files.images) == 2 * 9
     html = files.html.read_text()
     assert "smollm2-135m vs gemma3-270m on relative depth" in html  # the second model too
 
