@@ -59,6 +59,14 @@ EXTRA_TITLES = {
     "sinks": "Attention-sink layers",
     "analogy_effect": "Analogy effect: the full stimulus minus the better half, per third",
 }
+# What each further table's finding was measured against (its caption's control).
+EXTRA_CONTROLS = {
+    "sinks": "the model's median layer (first-token norm over the median token's, attention "
+    "on position 0); a sink layer is the onset of a massive first-token activation",
+    "analogy_effect": "the better of the two half-stimulus curves at each layer (mean_ab / "
+    "mean_cd for analogies, mean_x / mean_y for pairs), from the same forward pass; SE "
+    "from the fold-paired differences",
+}
 LEAD_COMPONENT = "resid_pre"
 NULL_FIT = "single-peaked fit (the null)"
 MATRIX_COMPONENT = "attn_out"
@@ -581,7 +589,7 @@ def _extra_slides(found: _Model, words: _Words) -> list[Slide]:
             continue
         title = EXTRA_TITLES.get(key, key.replace("_", " ").capitalize())
         title = f"{found.name}: {title[0].lower()}{title[1:]}"
-        caption = _caption([found.measured], "see the table's own columns")
+        caption = _caption([found.measured], EXTRA_CONTROLS.get(key, "see the table's own columns"))
         fig = plots.table_figure(table, title=title, caption=caption, presentation=True)
         out.append(Slide(key, title, caption, fig, table, []))
     return out
@@ -609,7 +617,12 @@ def _baseline_slide(db, found: _Model, pooling: str) -> Slide | None:
         return None
     shown = rows[
         ["stimulus_set", "target", "baseline", "baseline_score", "peak_score", "baseline_verdict"]
-    ].rename(columns={"peak_score": "peak_score (resid_pre)"})
+    ].rename(columns={"peak_score": "peak (resid_pre)", "baseline": "best baseline"})
+    # a short cell, so the table fits a slide: the title says what "beats" means
+    short = {BASELINE[0]: "yes", BASELINE[1]: "no"}
+    shown = shown.assign(baseline_verdict=shown["baseline_verdict"].map(short)).rename(
+        columns={"baseline_verdict": "beats it"}
+    )
     above = int((rows["baseline_verdict"] == BASELINE[0]).sum())
     title = f"{found.name}: {above} of {len(rows)} targets beat their best surface baseline"
     caption = _caption(

@@ -946,15 +946,27 @@ def table_figure(
     max_rows: int = 10,
     presentation: bool = False,
 ) -> go.Figure:
-    """A small table as a figure (for slides: the stimulus audit, the controls)."""
+    """A small table as a figure (for slides: the stimulus audit, the controls).
+
+    Columns that hold one value in every row (the model, the fold count) leave the table
+    and are named once in the caption; column widths follow their longest cell, so no
+    header or value is cut.
+    """
     if table.empty:
         return style(_empty("nothing to show"), presentation=presentation)
-    shown = table.head(max_rows)
-    cells = [
-        [f"{v:.3g}" if isinstance(v, float) else str(v) for v in shown[c]] for c in shown.columns
-    ]
+    constant = [c for c in table.columns if len(table) > 1 and table[c].nunique(dropna=False) == 1]
+    if len(constant) == len(table.columns):
+        constant = []
+    shown = table.drop(columns=constant).head(max_rows)
+
+    def cell(v) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    cells = [[cell(v) for v in shown[c]] for c in shown.columns]
+    widths = [max(len(str(c)), *(len(v) for v in col), 4) for c, col in zip(shown.columns, cells)]
     fig = go.Figure(
         go.Table(
+            columnwidth=widths,
             header={
                 "values": [str(c) for c in shown.columns],
                 "fill_color": "#eee",
@@ -963,8 +975,11 @@ def table_figure(
             cells={"values": cells, "align": "left", "height": 28},
         )
     )
+    notes = [f"{c}: {cell(table[c].iloc[0])}" for c in constant]
     if len(table) > max_rows:
-        caption = f"{caption or ''}\nfirst {max_rows} of {len(table)} rows".strip()
+        notes.append(f"first {max_rows} of {len(table)} rows")
+    if notes:
+        caption = f"{caption or ''}\n{'; '.join(notes)}".strip()
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation)
 
