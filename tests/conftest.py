@@ -44,7 +44,7 @@ def smol_tokenizer():
     from the GGUF (a few seconds), so the fast tier never dequantises the weights."""
     from transformers import AutoTokenizer
 
-    from core.lm.specs import ALIASES
+    from core.embedded import ALIASES
 
     gguf = ALIASES["smollm2-135m"].locate()
     converted = [p for p in models_dir_glob(gguf.stem) if (p / "tokenizer.json").is_file()]

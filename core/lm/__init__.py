@@ -1,6 +1,6 @@
 """Language models: names and fingerprints, loading, tokens and pooling, extraction hooks.
 
-- ``specs``: aliases of the embedded models and what a user's model name resolves to
+- ``specs``: what a user's model name resolves to
 - ``identity``: the fingerprint that keys cached activations, known without loading
 - ``architectures``: where each architecture keeps its blocks and sublayer outputs
 - ``loading``: the base model (no LM head) and tokenizer, GGUF conversion, memory check
@@ -9,11 +9,12 @@
 - ``nnsight_backend``: the same modules traced with nnsight, locally or on NDIF
 """
 
+from core.embedded import ALIASES, DEFAULT_MODEL, SECOND_MODEL
 from core.errors import ModelError
 from core.lm.extract import extract, hooks
 from core.lm.identity import DTYPES, QUANTIZATIONS, ModelId, ModelInfo, identify
 from core.lm.loading import LoadedModel, load
-from core.lm.specs import ALIASES, DEFAULT_MODEL, SECOND_MODEL, describe, resolve
+from core.lm.specs import describe, resolve
 from core.lm.tokens import ExtractionError, TokenPlan, batches, plan_tokens
 
 __all__ = [

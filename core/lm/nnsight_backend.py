@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import socket
 
+from core.embedded import ALIASES
 from core.errors import ModelError, first_line
 from core.lm.architectures import get_module, layout_for, unwrap
 from core.lm.identity import ModelId, ModelInfo
 from core.lm.loading import LoadedModel
-from core.lm.specs import ALIASES
 
 NDIF_HOST = ("api.ndif.us", 443)
 

@@ -195,8 +195,8 @@ def tokenizer(alias: str = "smollm2-135m"):
     """
     import os
 
+    from core.embedded import ALIASES
     from core.errors import StrataError
-    from core.lm.specs import ALIASES
 
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from transformers import AutoTokenizer
