@@ -14,14 +14,48 @@ Gram matrix of the fold-standardised features instead of the ``(n, d)`` data:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 
 from core.probe import dual_svm
 from core.probe.folds import inner_splits
+
+# libsvm's SMO can cycle without end on degenerate kernels: rows that repeat with opposite
+# labels, as in the half-stimulus pooling ``mean_x`` of ``pairs`` (each word stands in a
+# related and an unrelated pair), where a permuted labelling of SmolLM2's attn_out ran
+# 10^7 iterations without converging.  Where libsvm converges it needs far fewer (10^2-10^4
+# on the built-in sets), so these caps change no converged fit; a capped fit keeps
+# libsvm's last iterate (its predictions agreed 100 % with the batched solver's converged
+# solution on that case: tests/probe/test_solvers.py).
+LIBSVM_MAX_ITER = 10**6  # the real fits: about 15 s at 280 rows before it gives up
+FALLBACK_MAX_ITER = 10**5  # refits of the nulls' columns the batched solver left
+
+
+def fit_libsvm(K: np.ndarray, y: np.ndarray, *, C: float = 1.0, max_iter: int = LIBSVM_MAX_ITER):
+    """``SVC(kernel="precomputed", C)`` fitted on ``K``, with libsvm's iterations capped.
+
+    Parameters
+    ----------
+    K : ndarray of shape (m, m)
+        Training kernel.
+    y : ndarray of shape (m,)
+    C : float, default=1.0
+    max_iter : int, default=LIBSVM_MAX_ITER
+        Where libsvm stops a fit that has not converged (its ``ConvergenceWarning`` is
+        silenced: see :data:`LIBSVM_MAX_ITER`).
+
+    Returns
+    -------
+    SVC
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SVC(kernel="precomputed", C=C, max_iter=max_iter).fit(K, y)
 
 
 def standardized_gram(X: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -251,8 +285,7 @@ def svm_fold(
     if len(classes) < 2:
         return None
     blocks = blocks or Blocks.of(G, train, test)
-    model = SVC(kernel="precomputed", C=C)
-    model.fit(blocks.K, y[train])
+    model = fit_libsvm(blocks.K, y[train], C=C)
     cross = blocks.cross
     if len(classes) == 2 and decision:
         # libsvm votes for the first class when its own decision value (the negative of
@@ -356,7 +389,7 @@ def svm_null_predictions(
     decision = cross @ solution.beta.T + solution.bias  # (r, n_problems)
     for j in np.flatnonzero(~solution.converged):  # rare: libsvm for what did not converge
         rows = np.flatnonzero(Y[j] != 0)
-        model = SVC(kernel="precomputed", C=C).fit(K[np.ix_(rows, rows)], Y[j, rows])
+        model = fit_libsvm(K[np.ix_(rows, rows)], Y[j, rows], C=C, max_iter=FALLBACK_MAX_ITER)
         decision[:, j] = model.decision_function(cross[:, rows])
     column, first, second = pairs.T
     wins = decision > 0

@@ -21,11 +21,13 @@ itself gives back its own cross-validated scores (tested).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
@@ -36,6 +38,7 @@ from core.errors import StrataError
 from core.probe import metrics
 from core.probe.folds import outer_folds
 from core.probe.settings import ProbeSettings
+from core.probe.solvers import LIBSVM_MAX_ITER
 from core.stimuli import StimulusSet
 
 COLUMNS = [
@@ -142,8 +145,11 @@ def _fit(X, y, groups, kind: str, settings: ProbeSettings):
         model = make_pipeline(StandardScaler(), search)
         model.fit(X, y, gridsearchcv__groups=groups)
         return model
-    model = make_pipeline(StandardScaler(), SVC(kernel="linear", C=settings.C))
-    model.fit(X, y)
+    svm = SVC(kernel="linear", C=settings.C, max_iter=LIBSVM_MAX_ITER)  # libsvm can cycle
+    model = make_pipeline(StandardScaler(), svm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
     return model
 
 

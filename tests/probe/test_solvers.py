@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.svm import SVC
 
 from core.probe import (
     DEFAULT_ALPHAS,
+    dual_svm,
     outer_folds,
     reference,
     solvers,
@@ -129,3 +132,43 @@ def test_null_predictions_vote_like_libsvm_on_many_classes():
         agree.append(ours[:, j] == model.predict(G[np.ix_(test, train)]))
     print(f"agreement with SVC.predict: {np.mean(agree):.4f}")
     assert np.mean(agree) == 1.0
+
+
+def _cycling_case() -> tuple[np.ndarray, np.ndarray]:
+    """A kernel on which libsvm never converges, from a real run (SmolLM2, ``pairs``,
+    pooling ``mean_x``, ``attn_out`` layer 16, fold 2, a permuted ``related`` column):
+    280 training rows, only 145 distinct (each word stands in a related and an unrelated
+    pair, so rows repeat with opposite labels).  The default run hung on it for good."""
+    data = np.load(Path(__file__).parent / "data" / "libsvm_cycles.npz")
+    X = data["rows"][data["index"]].astype(np.float64)
+    return solvers.standardized_gram(X, np.arange(len(X))), data["y"].astype(np.int64)
+
+
+def test_libsvm_is_capped_where_it_cycles_and_agrees_with_the_batched_solver():
+    K, y = _cycling_case()
+    model = solvers.fit_libsvm(K, y, max_iter=solvers.FALLBACK_MAX_ITER)
+    assert model.n_iter_.max() == solvers.FALLBACK_MAX_ITER  # it stopped at the cap, not done
+    solution = dual_svm.solve(K, y[None, :].astype(np.float64))
+    assert solution.converged.all()
+    ours = K @ solution.beta[0] + solution.bias[0]
+    agree = np.mean((ours > 0) == (model.decision_function(K) > 0))
+    print(f"capped libsvm vs converged batched solver: {agree:.4f} of predictions agree")
+    assert agree >= 0.99
+
+
+def test_the_nulls_fallback_to_libsvm_ends_on_a_cycling_kernel(monkeypatch):
+    """A column the batched solver leaves goes to libsvm, which must stop at its cap."""
+    K, y = _cycling_case()
+    solve = dual_svm.solve
+
+    def not_converged(*args, **kwargs):
+        solution = solve(*args, **kwargs)
+        solution.converged[:] = False
+        return solution
+
+    monkeypatch.setattr(dual_svm, "solve", not_converged)
+    rows = np.arange(len(y))
+    labels = np.column_stack([(y > 0).astype(np.int64), (y < 0).astype(np.int64)])
+    pred = solvers.svm_null_predictions(K, rows, rows, labels)
+    assert pred.shape == (len(y), 2)
+    assert np.mean(pred[:, 0] == labels[:, 0]) > 0.5 and (pred[:, 1] == 1 - pred[:, 0]).all()
