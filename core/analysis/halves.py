@@ -10,11 +10,15 @@ The effect at a layer is ``full - better half``, the better half chosen *per lay
 half with the higher mean over folds at that layer).  Choosing the maximum of two noisy
 curves at every layer biases the better half upward, so the effect is biased *down*: a
 positive effect is the conservative claim, and a layer where either half alone already
-does as well shows no effect.  (The half that is better over all layers would be unbiased
-but would credit the full stimulus with whatever the other half does better at some
-layers.)  The SE is the SD over folds of the fold-paired differences / √k; per layer range
-(early, middle, late thirds of the layers) each fold's differences are averaged over the
-range first, so the SE accounts for the correlation between neighbouring layers.
+does as well shows no effect.  In a causal model the second half's tokens have attended to
+the first half: ``mean_cd`` and ``mean_y`` read the whole stimulus at its second half, and
+only ``mean_ab`` and ``mean_x`` are blind to the other half; a negative effect can mean the
+full mean dilutes the informative second half with the first.  (The half that is better
+over all layers would be unbiased but would credit the full stimulus with whatever the
+other half does better at some layers.)  The SE is the SD over folds of the fold-paired
+differences / √k; per layer range (early, middle, late thirds of the layers) each fold's
+differences are averaged over the range first, so the SE accounts for the correlation
+between neighbouring layers.
 """
 
 from __future__ import annotations
