@@ -197,6 +197,25 @@ def _mark_sink_valleys(
     )
 
 
+def _mark_shared_valleys(peaks: pd.DataFrame, dips: pd.DataFrame) -> pd.DataFrame:
+    """``valley_shared``: the share of targets dipping at a double peak's valley when that
+    layer is a dip most targets share (:func:`~core.analysis.dips.shared_dips`), else NaN."""
+    if peaks.empty or dips.empty or "valley_layer" not in peaks.columns:
+        return peaks
+    keys = [k for k in CURVE if k in peaks.columns and k in dips.columns]
+    shared = dips[dips["shared"].astype(bool)]
+    found = {
+        (*(getattr(row, k) for k in keys), float(row.layer)): float(row.share)
+        for row in shared.itertuples()
+    }
+    return peaks.assign(
+        valley_shared=[
+            found.get((*(getattr(row, k) for k in keys), float(row.valley_layer)), np.nan)
+            for row in peaks.itertuples()
+        ]
+    )
+
+
 def _hierarchy_tables(
     scores: pd.DataFrame,
     folds: pd.DataFrame,
@@ -346,6 +365,7 @@ def findings(
     controls = _controls_tables(scores, folds, baselines, baseline_folds)
     peaks = _mark_sink_valleys(peaks, sink_layers)
     dips = _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
+    peaks = _mark_shared_valleys(peaks, dips)
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),

@@ -8,6 +8,7 @@ simulated data (``tests/analysis/test_calibration.py``; the README's calibration
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from core.analysis.compare import FOLD_BOOTSTRAP, STIMULUS_BOOTSTRAP, order_verdict
@@ -221,6 +222,14 @@ def double_peak_sentences(
                     "attention-sink layer, so it may be the sink rather than a change of "
                     "representation"
                     if getattr(row, "valley_at_sink", False) is True
+                    else ""
+                )
+                + (
+                    f"; the valley at layer {row.valley_layer:.0f} is a dip most targets share "
+                    f"({getattr(row, 'valley_shared', 0):.0%} of them dip there, see the shared "
+                    "dips), so it may be a drop common to every probe rather than a change of "
+                    "representation"
+                    if pd.notna(getattr(row, "valley_shared", np.nan))
                     else ""
                 )
             )

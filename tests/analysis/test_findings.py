@@ -77,3 +77,24 @@ def test_findings_report_the_planted_peaks_double_peak_and_order():
     assert "stimulus groups of the held-out predictions" in text
     assert "Controls left out of every mean curve" in text and "frequency_zipf" in text
     assert text.count("noise alone gives") == 12  # sets × components × estimators
+
+
+def test_a_valley_at_a_dip_most_targets_share_is_marked():
+    from core.analysis.findings import _mark_shared_valleys
+
+    head = {"model": "m", "stimulus_set": "items", "pooling": "mean"}
+    peaks = pd.DataFrame(
+        [
+            {**head, "component": "attn_out", "valley_layer": 24.0},
+            {**head, "component": "mlp_out", "valley_layer": 24.0},
+            {**head, "component": "resid_pre", "valley_layer": np.nan},
+        ]
+    )
+    dips = pd.DataFrame(
+        [
+            {**head, "component": "attn_out", "layer": 24, "share": 1.0, "shared": True},
+            {**head, "component": "mlp_out", "layer": 24, "share": 0.5, "shared": False},
+        ]
+    )
+    marked = _mark_shared_valleys(peaks, dips)["valley_shared"].tolist()
+    assert marked[0] == 1.0 and np.isnan(marked[1]) and np.isnan(marked[2])

@@ -85,3 +85,7 @@ def test_the_double_peak_sentence_names_a_valley_at_a_sink_layer():
     assert "the valley at layer 24 coincides with an attention-sink layer" in at_sink[0]
     for other in ({**row, "valley_at_sink": False}, row):
         assert "attention-sink" not in report.double_peak_sentences(pd.DataFrame([other]))[0]
+    shared = report.double_peak_sentences(pd.DataFrame([{**row, "valley_shared": 11 / 12}]))
+    assert "the valley at layer 24 is a dip most targets share (92% of them" in shared[0]
+    for other in ({**row, "valley_shared": float("nan")}, row):
+        assert "targets share" not in report.double_peak_sentences(pd.DataFrame([other]))[0]
