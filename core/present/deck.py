@@ -401,6 +401,10 @@ def _double_peak_title(model: str, row: pd.Series, passed: bool, names: str, n: 
         f"{row['second_peak_layer']:.0f}, valley at "
         f"{row['valley_layer']:.0f} (dip {row['dip']:.3f}, p = {row['p_value']:.3f})"
     )
+    if pd.notna(row.get("valley_shared", np.nan)):  # the speaker must not sell it as a peak
+        detail += f"; the valley is a dip {row['valley_shared']:.0%} of the targets share"
+    elif row.get("valley_at_sink", False) is True:
+        detail += "; the valley is an attention-sink layer"
     if passed:
         return f"{where} peaks twice: {detail}"
     return f"No double peak passed the test in {names} ({n} curves); closest: {where}, {detail}"

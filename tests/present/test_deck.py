@@ -182,3 +182,29 @@ def test_without_chromium_the_deck_says_there_is_no_pdf(real, tmp_path, monkeypa
     assert files.pdf is None
     assert files.pdf_note == "no PDF: Chromium is not installed (apt-get install chromium)"
     assert files.html.is_file() and not (tmp_path / "deck.pdf").exists()
+
+
+def test_a_double_peak_title_names_a_shared_dip_or_a_sink_at_its_valley():
+    from core.present.deck import _double_peak_title
+
+    row = pd.Series(
+        {
+            "stimulus_set": "items",
+            "component": "attn_out",
+            "peak_layer": 21.0,
+            "second_peak_layer": 27.0,
+            "valley_layer": 24.0,
+            "dip": 0.08,
+            "p_value": 0.005,
+        }
+    )
+    plain = _double_peak_title("m", row, True, "m", 9)
+    assert plain.startswith("items · attn_out in m peaks twice") and "share" not in plain
+    shared = _double_peak_title(
+        "m", pd.concat([row, pd.Series({"valley_shared": 1.0})]), True, "m", 9
+    )
+    assert shared.endswith("the valley is a dip 100% of the targets share")
+    sink = _double_peak_title(
+        "m", pd.concat([row, pd.Series({"valley_at_sink": True})]), True, "m", 9
+    )
+    assert sink.endswith("the valley is an attention-sink layer")
