@@ -594,9 +594,34 @@ def _extra_slides(found: _Model, words: _Words) -> list[Slide]:
         title = EXTRA_TITLES.get(key, key.replace("_", " ").capitalize())
         title = f"{found.name}: {title[0].lower()}{title[1:]}"
         caption = _caption([found.measured], EXTRA_CONTROLS.get(key, "see the table's own columns"))
-        fig = plots.table_figure(table, title=title, caption=caption, presentation=True)
+        shown = table
+        if key == "analogy_effect" and {"range", "effect", "effect_se"} <= set(table.columns):
+            shown, title = _effect_table(table), _effect_title(found.name, table)
+        fig = plots.table_figure(shown, title=title, caption=caption, presentation=True)
         out.append(Slide(key, title, caption, fig, table, []))
     return out
+
+
+def _effect_table(effect: pd.DataFrame) -> pd.DataFrame:
+    """One row per set × component, one column per third of the layers: effect ± SE."""
+    cells = effect.assign(
+        where=[f"{r.range} (L{r.layer_lo}-{r.layer_hi})" for r in effect.itertuples()],
+        value=[f"{r.effect:+.3f} ± {r.effect_se:.3f}" for r in effect.itertuples()],
+    )
+    wide = cells.pivot(index=["stimulus_set", "component"], columns="where", values="value")
+    order = list(dict.fromkeys(cells["where"]))  # early, middle, late as computed
+    return wide[order].reset_index()
+
+
+def _effect_title(name: str, effect: pd.DataFrame) -> str:
+    """How often the full stimulus beats its better half by more than 2 SE (analogies)."""
+    own = effect[effect["stimulus_set"].astype(str).str.startswith("analog")]
+    own = own if len(own) else effect
+    above = int((own["effect"] > 2 * own["effect_se"]).sum())
+    return (
+        f"{name}: the full analogy beats its better half by over 2 SE in {above} of "
+        f"{len(own)} layer thirds × components"
+    )
 
 
 def _baseline_slide(db, found: _Model, pooling: str) -> Slide | None:
