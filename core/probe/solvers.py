@@ -162,24 +162,23 @@ def _inner_r2(
     lam, V = eig.values, eig.vectors
     m = len(lam)
     Vd, Zd = V.astype(dtype, copy=False), Z.astype(dtype, copy=False)
+    shrink = lam / (lam + alphas[:, None])  # (n_alphas, m): the hat matrix's eigenvalues
+    # full-fit residuals of every alpha at once, (n_alphas, m, n_columns)
+    resid = Vd @ (Zd * (alphas[:, None] / (lam + alphas[:, None])).astype(dtype)[:, :, None])
     out = np.zeros((len(alphas), Z.shape[1]))
-    ss_tot, V_blocks = [], []
     for B in blocks:
+        VB = V[B]
+        # I − H_BB of every alpha, (n_alphas, |B|, |B|): one batched Cholesky solve per block
+        I_minus_H = np.eye(len(B)) - 1.0 / m - (VB * shrink[:, None, :]) @ VB.T
+        held_out = scipy.linalg.solve(
+            I_minus_H.astype(dtype), resid[:, B], assume_a="pos", check_finite=False
+        )
+        ss_res = np.einsum("aij,aij->aj", held_out, held_out, dtype=np.float64)
         yB = Yc[B]
-        ss_tot.append(((yB - yB.mean(axis=0)) ** 2).sum(axis=0))
-        V_blocks.append(V[B])
-    for a, alpha in enumerate(alphas):
-        resid = Vd @ (Zd * (alpha / (lam + alpha)).astype(dtype)[:, None])  # (m, t)
-        shrink = lam / (lam + alpha)
-        for B, VB, total in zip(blocks, V_blocks, ss_tot):
-            I_minus_H = np.eye(len(B)) - 1.0 / m - (VB * shrink) @ VB.T
-            held_out = scipy.linalg.solve(
-                I_minus_H.astype(dtype), resid[B], assume_a="pos", check_finite=False
-            )
-            ss_res = np.einsum("ij,ij->j", held_out, held_out, dtype=np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r2 = 1 - ss_res / total
-            out[a] += np.where(total == 0, np.where(ss_res == 0, 1.0, 0.0), r2)
+        total = ((yB - yB.mean(axis=0)) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = 1 - ss_res / total
+        out += np.where(total == 0, np.where(ss_res == 0, 1.0, 0.0), r2)
     return out / len(blocks)
 
 
