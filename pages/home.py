@@ -47,8 +47,9 @@ elif index.empty:
     )
     if one or both:
         models = [DEFAULT_MODEL, SECOND_MODEL] if both else [DEFAULT_MODEL]
-        # one job, models one after the other: the first model's results show sooner
-        jobs.start([RunConfig(model=m, stimuli=s) for m in models for s in sets])
+        # one job, set by set and both models in each: the first set's curves show on
+        # Home after one model's run, and on Compare after both (not after every set)
+        jobs.start([RunConfig(model=m, stimuli=s) for s in sets for m in models])
         st.switch_page("pages/run.py")
 else:
     model = selection.model

@@ -7,6 +7,7 @@ is estimated from the safetensors headers and a model that cannot fit is refused
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -64,6 +65,33 @@ def needs_conversion(model_id: ModelId) -> bool:
     return not ((target / "config.json").is_file() and (target / "model.safetensors").is_file())
 
 
+@contextlib.contextmanager
+def _one_gguf_parse():
+    """One ``gguf.GGUFReader`` per file while this block runs.
+
+    transformers reads a GGUF three times (tokenizer, config, weights), and gguf-py parses
+    the whole metadata each time, element by element: for Gemma-3's 262,144-token
+    vocabulary that is about 40 s a parse on this 2-core machine, most of the conversion.
+    The readers are read-only memory maps, so one can serve all three.
+    """
+    import gguf
+
+    original = gguf.GGUFReader
+    readers: dict[tuple[str, str], object] = {}
+
+    def reader(path, mode="r"):
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def _converted_gguf(gguf: Path) -> Path:
     """Dequantise a GGUF once into ``cache/models/``; later loads read the saved weights."""
     target = converted_dir(gguf)
@@ -74,10 +102,11 @@ def _converted_gguf(gguf: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-        )
+        with _one_gguf_parse():
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+            )
     except Exception as exc:
         raise ModelError(
             f"cannot read GGUF file '{gguf}' (damaged or truncated?): {first_line(exc)}"

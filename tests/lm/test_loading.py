@@ -30,3 +30,30 @@ def test_offload_split_equals_unsplit(smollm2, tmp_path):
         extract(split, stimuli, poolings=("mean", "last")),
         extract(smollm2, stimuli, poolings=("mean", "last")),
     )
+
+
+@pytest.mark.slow
+def test_a_gguf_is_parsed_once_and_converts_to_the_same_weights(smollm2, tmp_path, monkeypatch):
+    """transformers reads a GGUF three times (tokenizer, config, weights): one parse serves
+    them, and the weights come out byte for byte as the session's converted copy."""
+    import gguf
+
+    from core.embedded import ALIASES
+
+    parses = []
+
+    class Counting(gguf.GGUFReader):
+        def __init__(self, path, mode="r"):
+            parses.append(str(path))
+            super().__init__(path, mode)
+
+    monkeypatch.setattr(gguf, "GGUFReader", Counting)
+    source = ALIASES["smollm2-135m"].locate()
+    shared = loading.converted_dir(source)  # made by the smollm2 fixture
+    monkeypatch.setenv("STRATA_MODELS", str(tmp_path / "models"))
+    converted = loading._converted_gguf(source)
+    assert converted != shared
+    assert parses == [str(source)]
+    assert gguf.GGUFReader is Counting  # put back afterwards
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert (converted / name).read_bytes() == (shared / name).read_bytes(), name
