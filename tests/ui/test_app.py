@@ -311,10 +311,10 @@ def test_an_empty_database_offers_one_click_runs(tmp_path, monkeypatch):
     _no_errors(at)
     assert any("The results database is empty" in i.value for i in at.info)
     at.button(key="run_both").click().run()
-    # one job: the first model's sets, then the second's (the first shows sooner)
+    # one job, set by set with both models in each: Compare has both after the first set
     [configs] = started
     assert [(c.model, c.stimuli) for c in configs] == [
-        (m, s) for m in ("smollm2-135m", "gemma3-270m") for s in ("items", "pairs", "analogies")
+        (m, s) for s in ("items", "pairs", "analogies") for m in ("smollm2-135m", "gemma3-270m")
     ]
 
 
