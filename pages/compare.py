@@ -86,36 +86,30 @@ caption = (
         else ""
     )
     + "\n"
-    + "; ".join(plots.GLOSSARY[c] for c in components)
+    + plots.glossary(components)
 )
+# both figures: one colour per model, one dash per component, on relative depth
+both_models = {
+    "x": "relative_depth",
+    "color": "model",
+    "dash": "component",
+    "significant": None,
+    "reference": bands,
+    "metric": metric,
+    "caption": caption,
+    "presentation": selection.presentation,
+}
+title = f"{' vs '.join(models)} · {stimulus_set} · {target}"
 side = plots.layer_curves(
     data,
-    x="relative_depth",
-    color="model",
-    dash="component",
     facet="model",
-    significant=None,
     null_band=target != MEAN,
-    reference=bands,
-    metric=metric,
-    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: side by side",
-    caption=caption,
-    presentation=selection.presentation,
+    title=f"{title}: side by side",
+    **both_models,
 )
 figure.show(side, data, name=f"compare-side-{stimulus_set}-{target}", key="side")
 overlay = plots.layer_curves(
-    data,
-    x="relative_depth",
-    color="model",
-    dash="component",
-    significant=None,
-    null_band=False,
-    band=False,
-    reference=bands,
-    metric=metric,
-    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: overlaid",
-    caption=caption,
-    presentation=selection.presentation,
+    data, null_band=False, band=False, title=f"{title}: overlaid", **both_models
 )
 figure.show(overlay, data, name=f"compare-overlay-{stimulus_set}-{target}", key="overlay")
 

@@ -59,21 +59,14 @@ if not stats.empty and stats["rho"].notna().any():
     shown = shown.assign(
         label=(shown["model"] + " · " if len(models) > 1 else "") + shown["component"]
     )
-    fig = plots.interval_points(
+    fig = plots.rho_intervals(
         shown,
         label="label",
-        value="rho",
-        lo="rho",
-        hi="rho",
-        baseline_lo="baseline_lo",
-        baseline_hi="baseline_hi",
-        facet="estimator",
         x_title="ρ = corr(Δ(l), Δ(l+1)), pooled over targets",
         title=f"{' vs '.join(models)} · {stimulus_set}: ρ against its noise baseline",
         caption="Grey: 95 % of ρ under noise alone: flat curves (naive) or flat halves "
         "(split-half) whose noise keeps the fold noise's correlation over layers and between "
-        "targets. The same numbers as on the Findings page.\n"
-        + "; ".join(plots.GLOSSARY[c] for c in components),
+        "targets. The same numbers as on the Findings page.\n" + plots.glossary(components),
         presentation=selection.presentation,
     )
     figure.show(fig, stats, name=f"{'-'.join(models)}-{stimulus_set}-antipersistence", key="rho")

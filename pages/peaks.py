@@ -116,7 +116,7 @@ fig = plots.layer_curves(
     title=f"{' vs '.join(models)} · {stimulus_set} · {target}",
     caption="▼ peaks, ○ valley of the two most prominent peaks (smoothed curve); a double "
     "peak is claimed when the dip beats the best single-peaked fit plus the same fold noise "
-    "(200 simulations).\n" + "; ".join(plots.GLOSSARY[c] for c in components),
+    "(200 simulations).\n" + plots.glossary(components),
     metric="normalized" if target == MEAN else data["metric"].iloc[0],
     presentation=selection.presentation,
     sinks=sinks,

@@ -72,6 +72,26 @@ METRIC_LABELS = {
 }
 AXIS_LABELS = {"layer": "layer (0-based)", "relative_depth": "relative depth  l / (L-1)"}
 
+
+def glossary(terms: Sequence[str]) -> str:
+    """One caption line explaining ``terms`` (components, ``normalized``, ...).
+
+    Parameters
+    ----------
+    terms : sequence of str
+        Keys of :data:`GLOSSARY`.
+
+    Returns
+    -------
+    str
+    """
+    return "; ".join(GLOSSARY[t] for t in terms)
+
+
+MEAN_CURVE = {"null_band": False, "significant": None, "metric": "normalized"}
+""":func:`layer_curves` options for a mean curve over targets (each normalised): it has no
+permutation null and no per-layer significance of its own."""
+
 SLIDE_WIDTH, SLIDE_HEIGHT, PNG_SCALE = 960, 540, 2
 """A 16:9 slide in points: exported 1:1 as SVG and at 2× as a 1920 × 1080 PNG."""
 SCREEN = {"base": 13, "title": 17, "tick": 12, "axis": 13, "legend": 12, "note": 12}
@@ -1065,6 +1085,54 @@ def interval_points(
     _x_title(fig, x_title, len(panels), presentation=presentation)
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(300, 40 * len(rows) + 180))
+
+
+RHO_COLUMNS = {
+    "value": "rho",
+    "lo": "rho",
+    "hi": "rho",
+    "baseline_lo": "baseline_lo",
+    "baseline_hi": "baseline_hi",
+    "facet": "estimator",
+}
+""":func:`interval_points` columns of a persistence table: ρ as a point, the band noise
+alone gives, one panel per estimator."""
+
+
+def rho_intervals(
+    rho: pd.DataFrame,
+    *,
+    label: str = "curve",
+    x_title: str = "",
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Each anti-persistence ρ beside what noise alone gives, one panel per estimator.
+
+    Parameters
+    ----------
+    rho : DataFrame
+        :func:`~core.analysis.findings.findings` ``persistence`` rows with a ρ: ``rho``,
+        ``baseline_lo``, ``baseline_hi``, ``estimator`` and the ``label`` column.
+    label : str
+        The column naming each row.
+    x_title, title, caption, presentation
+        As :func:`interval_points`.
+
+    Returns
+    -------
+    go.Figure
+    """
+    return interval_points(
+        rho,
+        label=label,
+        x_title=x_title,
+        title=title,
+        caption=caption,
+        presentation=presentation,
+        **RHO_COLUMNS,
+    )
 
 
 def _span(part: pd.DataFrame, columns, reference: float | None) -> list[float]:
