@@ -269,10 +269,7 @@ if mode == modes[0]:
 else:
     sets = index.loc[(index["model"] == model) & (index["pooling"] == pooling), "stimulus_set"]
     sets = in_set_order(sets)
-    show_paper = state.toggle(
-        "Published bands",
-        key="paper",
-        default=True,
+    show_paper = state.show_published(
         help="The paper's layer bands on relative depth (Llama-3.2-3B, Llama-3.3-70B) beside "
         "ours; add your own on the Findings page",
     )

@@ -172,6 +172,12 @@ def checkbox(label: str, *, key: str, default: bool = False, container=st, **kw)
     return _on_off(container.checkbox, label, key, default, **kw)
 
 
+def show_published(*, help: str, container=st) -> bool:
+    """Whether to draw the published layer bands: one setting for every page (URL key
+    ``paper``, on by default), with this page's ``help``."""
+    return toggle("Published bands", key="paper", default=True, container=container, help=help)
+
+
 def page_param(name: str, default: str) -> str:
     """A page's own setting, remembered in the URL too."""
     value = _param(name)
