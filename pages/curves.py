@@ -91,16 +91,15 @@ if mode == modes[0]:
             "each target's primary metric" if m == "primary" else METRIC_LABELS[m]
         ),
     )
-    data = guarded(
-        views.curves,
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        components=components,
-        targets=chosen,
-        metric=metric,
-    )
+    # the chosen curves, at this pooling and (overlaid below) at each half pooling
+    chosen_curves = {
+        "model": model,
+        "stimulus_set": stimulus_set,
+        "components": components,
+        "targets": chosen,
+        "metric": metric,
+    }
+    data = guarded(views.curves, None, pooling=pooling, **chosen_curves)
     data = views.with_significance(data)
     r1, r2, r3 = st.columns([2, 1, 1])
     y_axes = ["score", "gain"]
@@ -190,18 +189,7 @@ if mode == modes[0]:
     if overlay:
         parts = [data]
         for half in halves:
-            parts.append(
-                guarded(
-                    views.curves,
-                    None,
-                    model=model,
-                    stimulus_set=stimulus_set,
-                    pooling=half,
-                    components=components,
-                    targets=chosen,
-                    metric=metric,
-                )
-            )
+            parts.append(guarded(views.curves, None, pooling=half, **chosen_curves))
         both = pd.concat(parts, ignore_index=True)
         fig = plots.half_curves(
             both,
