@@ -11,7 +11,7 @@ from core.present import reference as published
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, models_row, need_results, setup
 from ui.state import MEAN, pick_curve
 from ui.words import glossary
 
@@ -22,14 +22,8 @@ selection, index = setup(
 )
 need_results(selection, index)
 stimulus_set, pooling = selection.stimulus_set, selection.pooling
-c1, c2, c3 = st.columns([2, 3, 2])
-model2 = state.second_model(index, selection.model, container=c1, pooling=pooling)
-components = list(state.components(key="cmp_comp", container=c2))
-need_components(components)
-show_paper = state.toggle(
-    "Published bands",
-    key="paper",
-    default=True,
+model2, components, (c3,) = models_row(selection, index, key="cmp_comp", widths=(2, 3, 2))
+show_paper = state.show_published(
     container=c3,
     help="The paper's layer bands on relative depth beside ours (mean over targets only)",
 )
@@ -86,36 +80,30 @@ caption = (
         else ""
     )
     + "\n"
-    + "; ".join(plots.GLOSSARY[c] for c in components)
+    + plots.glossary(components)
 )
+# both figures: one colour per model, one dash per component, on relative depth
+both_models = {
+    "x": "relative_depth",
+    "color": "model",
+    "dash": "component",
+    "significant": None,
+    "reference": bands,
+    "metric": metric,
+    "caption": caption,
+    "presentation": selection.presentation,
+}
+title = f"{' vs '.join(models)} · {stimulus_set} · {target}"
 side = plots.layer_curves(
     data,
-    x="relative_depth",
-    color="model",
-    dash="component",
     facet="model",
-    significant=None,
     null_band=target != MEAN,
-    reference=bands,
-    metric=metric,
-    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: side by side",
-    caption=caption,
-    presentation=selection.presentation,
+    title=f"{title}: side by side",
+    **both_models,
 )
 figure.show(side, data, name=f"compare-side-{stimulus_set}-{target}", key="side")
 overlay = plots.layer_curves(
-    data,
-    x="relative_depth",
-    color="model",
-    dash="component",
-    significant=None,
-    null_band=False,
-    band=False,
-    reference=bands,
-    metric=metric,
-    title=f"{' vs '.join(models)} · {stimulus_set} · {target}: overlaid",
-    caption=caption,
-    presentation=selection.presentation,
+    data, null_band=False, band=False, title=f"{title}: overlaid", **both_models
 )
 figure.show(overlay, data, name=f"compare-overlay-{stimulus_set}-{target}", key="overlay")
 

@@ -11,7 +11,7 @@ from core.present import plots, report, views
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, models_row, need_results, setup
 from ui.words import glossary
 
 selection, index = setup(
@@ -23,10 +23,7 @@ selection, index = setup(
 )
 need_results(selection, index)
 stimulus_set, pooling = selection.stimulus_set, selection.pooling
-c1, c2 = st.columns([2, 3])
-model2 = state.second_model(index, selection.model, container=c1, pooling=pooling)
-components = list(state.components(key="coord_comp", container=c2))
-need_components(components)
+model2, components, _ = models_row(selection, index, key="coord_comp")
 models = [m for m in (selection.model, model2) if m]
 
 
@@ -59,21 +56,14 @@ if not stats.empty and stats["rho"].notna().any():
     shown = shown.assign(
         label=(shown["model"] + " · " if len(models) > 1 else "") + shown["component"]
     )
-    fig = plots.interval_points(
+    fig = plots.rho_intervals(
         shown,
         label="label",
-        value="rho",
-        lo="rho",
-        hi="rho",
-        baseline_lo="baseline_lo",
-        baseline_hi="baseline_hi",
-        facet="estimator",
         x_title="ρ = corr(Δ(l), Δ(l+1)), pooled over targets",
         title=f"{' vs '.join(models)} · {stimulus_set}: ρ against its noise baseline",
         caption="Grey: 95 % of ρ under noise alone: flat curves (naive) or flat halves "
         "(split-half) whose noise keeps the fold noise's correlation over layers and between "
-        "targets. The same numbers as on the Findings page.\n"
-        + "; ".join(plots.GLOSSARY[c] for c in components),
+        "targets. The same numbers as on the Findings page.\n" + plots.glossary(components),
         presentation=selection.presentation,
     )
     figure.show(fig, stats, name=f"{'-'.join(models)}-{stimulus_set}-antipersistence", key="rho")
@@ -113,56 +103,56 @@ scores = guarded(
     components=[component],
 )
 where = f"{model} · {stimulus_set} · {component}"
+LAYERS = {"x_label": "layer", "y_label": "layer"}
+"""Heatmap axes of a layer × layer matrix."""
+
+
+def show_matrix(matrix: pd.DataFrame, *, name: str, key: str, title: str, **heatmap) -> None:
+    """A matrix of this model, set and component as a heatmap (titled after them, in the
+    page's mode), with its numbers as CSV; ``heatmap`` goes to :func:`plots.heatmap`."""
+    figure.show(
+        plots.heatmap(
+            matrix, title=f"{where}: {title}", presentation=selection.presentation, **heatmap
+        ),
+        matrix.reset_index(),
+        name=f"{model}-{stimulus_set}-{component}-{name}",
+        key=key,
+    )
+
+
 n_targets = scores["target"].nunique()
-z = layer_correlation(scores, zscore=True)
-figure.show(
-    plots.heatmap(
-        z,
-        title=f"{where}: layer × layer correlation across {n_targets} targets (z-scored)",
-        caption="Each target's curve is z-scored over layers first, so only where it rises "
-        "and falls counts; alternation of adjacent layers would show as a checkerboard next "
-        f"to the diagonal.\n{plots.GLOSSARY[component]}",
-        x_label="layer",
-        y_label="layer",
-        colorbar_title="r",
-        presentation=selection.presentation,
-    ),
-    z.reset_index(),
-    name=f"{model}-{stimulus_set}-{component}-layer-corr-z",
+show_matrix(
+    layer_correlation(scores, zscore=True),
+    name="layer-corr-z",
     key="lc_z",
+    title=f"layer × layer correlation across {n_targets} targets (z-scored)",
+    caption="Each target's curve is z-scored over layers first, so only where it rises "
+    "and falls counts; alternation of adjacent layers would show as a checkerboard next "
+    f"to the diagonal.\n{plots.GLOSSARY[component]}",
+    colorbar_title="r",
+    **LAYERS,
 )
 with st.expander("Raw (not z-scored) layer × layer correlation"):
     st.caption(
         "Without z-scoring, targets that are easy everywhere dominate and the matrix is close "
         "to 1 throughout: shown for completeness, not as evidence."
     )
-    raw = layer_correlation(scores)
-    figure.show(
-        plots.heatmap(
-            raw,
-            title=f"{where}: layer × layer correlation (raw)",
-            x_label="layer",
-            y_label="layer",
-            colorbar_title="r",
-            presentation=selection.presentation,
-        ),
-        raw.reset_index(),
-        name=f"{model}-{stimulus_set}-{component}-layer-corr",
+    show_matrix(
+        layer_correlation(scores),
+        name="layer-corr",
         key="lc_raw",
+        title="layer × layer correlation (raw)",
+        colorbar_title="r",
+        **LAYERS,
     )
 left, right = st.columns(2)
 with left:
-    tc = target_correlation(scores)
-    figure.show(
-        plots.heatmap(
-            tc,
-            title=f"{where}: target × target correlation of layer profiles",
-            colorbar_title="r",
-            presentation=selection.presentation,
-        ),
-        tc.reset_index(),
-        name=f"{model}-{stimulus_set}-{component}-target-corr",
+    show_matrix(
+        target_correlation(scores),
+        name="target-corr",
         key="tc",
+        title="target × target correlation of layer profiles",
+        colorbar_title="r",
     )
 with right:
     matrix = cka(token(), model, stimulus_set, pooling, component)
@@ -172,20 +162,15 @@ with right:
             "or a cleared cache); rerun the model here to see CKA."
         )
     else:
-        figure.show(
-            plots.heatmap(
-                matrix,
-                title=f"{where}: linear CKA between layers",
-                zmin=0,
-                zmax=1,
-                colorscale="Viridis",
-                x_label="layer",
-                y_label="layer",
-                colorbar_title="CKA",
-                presentation=selection.presentation,
-            ),
-            matrix.reset_index(),
-            name=f"{model}-{stimulus_set}-{component}-cka",
+        show_matrix(
+            matrix,
+            name="cka",
             key="cka",
+            title="linear CKA between layers",
+            colorscale="Viridis",
+            colorbar_title="CKA",
+            zmin=0,
+            zmax=1,
+            **LAYERS,
         )
 glossary("naive vs split-half", "noise baseline")

@@ -25,6 +25,34 @@ selection, index = setup(
     "significant after Benjamini-Hochberg over layers × components; grey band: permutation null.",
 )
 need_results(selection, index)
+REFERENCES = {"layer0": "Layer 0 (dashed)", "surface": "Surface baseline"}
+
+
+def reference_boxes(columns, **helps: str) -> tuple[bool, ...]:
+    """Whether to draw layer 0 and the surface baseline: two checkboxes kept in the URL,
+    in ``columns``, each with this view's help (``layer0=``, ``surface=``)."""
+    return tuple(
+        state.checkbox(label, key=key, container=column, help=helps[key])
+        for (key, label), column in zip(REFERENCES.items(), columns)
+    )
+
+
+SELECTABLE = {"on_select": "rerun", "selection_mode": ("points", "box")}
+"""A curve figure whose points can be clicked or box-selected (for the drill-down)."""
+
+
+def drawn_note(references: dict, *, layer0: str, surface: str) -> str:
+    """The caption's end: the layer-0 lines, surface bands and sink layers drawn (``layer0``
+    and ``surface`` say what those are in this view), then the glossary line."""
+    return (
+        (f" Dashed: {layer0}." if references["layer0"] is not None else "")
+        + (f" {surface}." if references["surface"] is not None else "")
+        + (f" Shaded: attention-sink layer(s) {', '.join(map(str, sinks))}." if sinks else "")
+        + "\n"
+        + plots.glossary(components)
+    )
+
+
 model, stimulus_set, pooling = selection.model, selection.stimulus_set, selection.pooling
 
 c1, c2, c3 = st.columns([2, 1, 1])
@@ -38,8 +66,7 @@ x = c2.radio(
     index=["layer", "relative_depth"].index(page_param("x", "layer")),
 )
 set_page_param("x", x)
-show_peaks = c3.toggle("Mark peaks", value=page_param("peaks", "1") == "1")
-set_page_param("peaks", "1" if show_peaks else "0")
+show_peaks = state.toggle("Mark peaks", key="peaks", default=True, container=c3)
 components = list(state.components(key="curves_comp"))
 need_components(components)
 sinks = guarded(views.sinks_of, None, model=model)
@@ -64,16 +91,15 @@ if mode == modes[0]:
             "each target's primary metric" if m == "primary" else METRIC_LABELS[m]
         ),
     )
-    data = guarded(
-        views.curves,
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        components=components,
-        targets=chosen,
-        metric=metric,
-    )
+    # the chosen curves, at this pooling and (overlaid below) at each half pooling
+    chosen_curves = {
+        "model": model,
+        "stimulus_set": stimulus_set,
+        "components": components,
+        "targets": chosen,
+        "metric": metric,
+    }
+    data = guarded(views.curves, None, pooling=pooling, **chosen_curves)
     data = views.with_significance(data)
     r1, r2, r3 = st.columns([2, 1, 1])
     y_axes = ["score", "gain"]
@@ -90,19 +116,12 @@ if mode == modes[0]:
     )
     y_axis = y_axis if metric == "primary" else "score"
     set_page_param("y", y_axis)
-    show_layer0 = r2.checkbox(
-        "Layer 0 (dashed)",
-        value=page_param("layer0", "0") == "1",
-        help="resid_pre at layer 0: the token embeddings, before any attention ran",
-    )
-    set_page_param("layer0", "1" if show_layer0 else "0")
-    show_surface = r3.checkbox(
-        "Surface baseline",
-        value=page_param("surface", "0") == "1",
-        help="The same probe on word frequency, length, token count and position (the "
+    show_layer0, show_surface = reference_boxes(
+        (r2, r3),
+        layer0="resid_pre at layer 0: the token embeddings, before any attention ran",
+        surface="The same probe on word frequency, length, token count and position (the "
         "best of them per target), ± its fold SE",
     )
-    set_page_param("surface", "1" if show_surface else "0")
     references = {"layer0": None, "surface": None}
     if show_layer0 or show_surface or y_axis == "gain":
         controls = guarded(
@@ -145,14 +164,13 @@ if mode == modes[0]:
         if pooling == "mean"
         else []
     )
-    overlay = bool(halves) and st.toggle(
+    overlay = bool(halves) and state.toggle(
         f"Overlay the half-stimulus controls ({', '.join(halves)})",
-        value=page_param("halves", "0") == "1",
+        key="halves",
         help="The same targets pooled over only some target words (a and b, c and d of an "
         "analogy; x or y of a pair), from the same forward pass: what the full stimulus "
         "adds beyond its better half is the analogy effect (Findings).",
     )
-    set_page_param("halves", "1" if overlay else "0")
     color, dash = ("component", "target") if len(chosen) > 1 else ("component", None)
     peaks = pd.DataFrame()
     summary = curve_summary(data)
@@ -171,18 +189,7 @@ if mode == modes[0]:
     if overlay:
         parts = [data]
         for half in halves:
-            parts.append(
-                guarded(
-                    views.curves,
-                    None,
-                    model=model,
-                    stimulus_set=stimulus_set,
-                    pooling=half,
-                    components=components,
-                    targets=chosen,
-                    metric=metric,
-                )
-            )
+            parts.append(guarded(views.curves, None, pooling=half, **chosen_curves))
         both = pd.concat(parts, ignore_index=True)
         fig = plots.half_curves(
             both,
@@ -192,7 +199,7 @@ if mode == modes[0]:
             title=f"{model} · {stimulus_set}: full stimulus vs its halves, {', '.join(chosen)}",
             caption="Mean over grouped folds ± SE; mean = every target word, "
             f"{' / '.join(halves)} = only part of them, same forward pass{sink_note}.\n"
-            + "; ".join(plots.GLOSSARY[c] for c in components),
+            + plots.glossary(components),
             presentation=selection.presentation,
         )
         figure.show(fig, both, name=f"{model}-{stimulus_set}-halves", key="halves")
@@ -217,21 +224,16 @@ if mode == modes[0]:
             "Benjamini-Hochberg over layers × components; grey band: 95 % of the permutation "
             "null; dotted: chance."
         )
-        + (" Dashed: resid_pre layer 0." if show_layer0 else "")
-        + (" Orange band: best surface baseline ± SE." if references["surface"] is not None else "")
-        + (f" Shaded: attention-sink layer(s) {', '.join(map(str, sinks))}." if sinks else "")
-        + "\n"
-        + "; ".join(plots.GLOSSARY[c] for c in components),
+        + drawn_note(
+            references,
+            layer0="resid_pre layer 0",
+            surface="Orange band: best surface baseline ± SE",
+        ),
         presentation=selection.presentation,
         sinks=sinks,
     )
     event = figure.show(
-        fig,
-        data,
-        name=f"{model}-{stimulus_set}-curves",
-        key="curves",
-        on_select="rerun",
-        selection_mode=("points", "box"),
+        fig, data, name=f"{model}-{stimulus_set}-curves", key="curves", **SELECTABLE
     )
     cells = drill.selected(event, data, x=x)
     if not cells:
@@ -255,10 +257,7 @@ if mode == modes[0]:
 else:
     sets = index.loc[(index["model"] == model) & (index["pooling"] == pooling), "stimulus_set"]
     sets = in_set_order(sets)
-    show_paper = state.toggle(
-        "Published bands",
-        key="paper",
-        default=True,
+    show_paper = state.show_published(
         help="The paper's layer bands on relative depth (Llama-3.2-3B, Llama-3.3-70B) beside "
         "ours; add your own on the Findings page",
     )
@@ -276,20 +275,12 @@ else:
         pooling=pooling,
         components=components,
     )
-    m1, m2 = st.columns(2)
-    show_layer0 = m1.checkbox(
-        "Layer 0 (dashed)",
-        value=page_param("layer0", "0") == "1",
-        help="Each set's mean curve of resid_pre at layer 0: the token embeddings",
+    show_layer0, show_surface = reference_boxes(
+        st.columns(2),
+        layer0="Each set's mean curve of resid_pre at layer 0: the token embeddings",
+        surface="Each set's mean over its targets of their best surface baseline "
+        "(normalised), ± its fold SE",
     )
-    set_page_param("layer0", "1" if show_layer0 else "0")
-    show_surface = m2.checkbox(
-        "Surface baseline",
-        value=page_param("surface", "0") == "1",
-        help="Each set's mean over its targets of their best surface baseline (normalised), "
-        "± its fold SE",
-    )
-    set_page_param("surface", "1" if show_surface else "0")
     references = {"layer0": None, "surface": None}
     if show_layer0:
         first = data[(data["component"] == "resid_pre") & (data["layer"] == 0)]
@@ -321,36 +312,23 @@ else:
         x=x,
         color="stimulus_set",
         facet="component",
-        null_band=False,
-        significant=None,
+        **plots.MEAN_CURVE,
         reference=bands,
-        metric="normalized",
         layer0=references["layer0"],
         surface=references["surface"],
         title=f"{model}: mean decoding over each set's targets",
         caption="Each target's score normalised (0 = chance, 1 = perfect) and averaged over "
         "the set's targets; band: ± SE over targets"
         + ("; shaded spans: published peak layers as layer / (L-1)." if show_paper else ".")
-        + (" Dashed: each set's resid_pre layer 0." if show_layer0 else "")
-        + (
-            " Orange bands: each set's mean best surface baseline ± SE."
-            if references["surface"] is not None
-            else ""
-        )
-        + (f" Shaded: attention-sink layer(s) {', '.join(map(str, sinks))}." if sinks else "")
-        + "\n"
-        + "; ".join(plots.GLOSSARY[c] for c in components),
+        + drawn_note(
+            references,
+            layer0="each set's resid_pre layer 0",
+            surface="Orange bands: each set's mean best surface baseline ± SE",
+        ),
         presentation=selection.presentation,
         sinks=sinks,
     )
-    event = figure.show(
-        fig,
-        data,
-        name=f"{model}-hierarchy",
-        key="hierarchy",
-        on_select="rerun",
-        selection_mode=("points", "box"),
-    )
+    event = figure.show(fig, data, name=f"{model}-hierarchy", key="hierarchy", **SELECTABLE)
     if drill.points_of(event):
         st.info(
             "A mean curve averages several targets, so its points have no stimuli of their "

@@ -18,7 +18,7 @@ from core.present import reference as published
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, models_row, need_results, setup
 from ui.words import glossary
 
 selection, index = setup(
@@ -31,14 +31,8 @@ selection, index = setup(
 )
 need_results(selection, index)
 pooling = selection.pooling
-c1, c2, c3 = st.columns([2, 3, 2])
-model2 = state.second_model(index, selection.model, container=c1, pooling=pooling)
-components = state.components(key="find_comp", container=c2)
-need_components(components)
-show_paper = state.toggle(
-    "Published bands",
-    key="paper",
-    default=True,
+model2, components, (c3,) = models_row(selection, index, key="find_comp", widths=(2, 3, 2))
+show_paper = state.show_published(
     container=c3,
     help="The paper's layer bands (Llama-3.2-3B, Llama-3.3-70B) on relative depth beside "
     "ours, and any published results you added below",
@@ -123,30 +117,12 @@ def deck_box() -> None:
         if note:
             box.warning(note)
     row = box.container(horizontal=True)
-    row.download_button(
-        "Deck HTML",
-        data=files.html.read_bytes(),
-        file_name="deck.html",
-        mime="text/html",
-        key="deck_html",
-        on_click="ignore",
-    )
+    figure.download(row, "Deck HTML", files.html.read_bytes(), "deck.html", key="deck_html")
     if files.pdf is not None:
-        row.download_button(
-            "Deck PDF",
-            data=files.pdf.read_bytes(),
-            file_name="deck.pdf",
-            mime="application/pdf",
-            key="deck_pdf",
-            on_click="ignore",
-        )
-    row.download_button(
-        "Everything (ZIP)",
-        data=_zipped(files.html.parent),
-        file_name=f"{files.html.parent.name}.zip",
-        mime="application/zip",
-        key="deck_zip",
-        on_click="ignore",
+        figure.download(row, "Deck PDF", files.pdf.read_bytes(), "deck.pdf", key="deck_pdf")
+    zipped = _zipped(files.html.parent)
+    figure.download(
+        row, "Everything (ZIP)", zipped, f"{files.html.parent.name}.zip", key="deck_zip"
     )
     box.caption(f"Also kept in `{files.html.parent}`.")
 

@@ -66,15 +66,13 @@ else:
         data,
         x="layer",
         color="component",
-        null_band=False,
-        significant=None,
-        metric="normalized",
+        **plots.MEAN_CURVE,
         title=f"{model} · {selection.stimulus_set}: mean over its {n_targets} property targets",
         caption=(
             f"Each target's score normalised (0 = chance, dotted line; 1 = perfect) and "
             f"averaged over the {n_targets} property targets, classifiers and regressions "
             "alike (surface controls such as word frequency left out); band: ± SE over "
-            "targets.\n" + "; ".join(plots.GLOSSARY[c] for c in COMPONENTS)
+            "targets.\n" + plots.glossary(COMPONENTS)
         ),
         presentation=selection.presentation,
     )

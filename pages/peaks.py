@@ -11,9 +11,9 @@ from core.analysis.findings import mean_fold_curve
 from core.present import plots, report, views
 from core.present.tables import readable
 from core.storage import memo
-from ui import figure, state
+from ui import figure
 from ui.data import token
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, models_row, need_results, setup
 from ui.state import MEAN, page_param, pick_curve, set_page_param
 from ui.words import glossary
 
@@ -26,10 +26,7 @@ selection, index = setup(
 )
 need_results(selection, index)
 pooling, stimulus_set = selection.pooling, selection.stimulus_set
-top1, top2 = st.columns([2, 3])
-model2 = state.second_model(index, selection.model, container=top1, pooling=pooling)
-components = state.components(key="dp_comp", container=top2)
-need_components(components)
+model2, components, _ = models_row(selection, index, key="dp_comp")
 models = [m for m in (selection.model, model2) if m]
 targets = guarded(
     views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
@@ -116,7 +113,7 @@ fig = plots.layer_curves(
     title=f"{' vs '.join(models)} · {stimulus_set} · {target}",
     caption="▼ peaks, ○ valley of the two most prominent peaks (smoothed curve); a double "
     "peak is claimed when the dip beats the best single-peaked fit plus the same fold noise "
-    "(200 simulations).\n" + "; ".join(plots.GLOSSARY[c] for c in components),
+    "(200 simulations).\n" + plots.glossary(components),
     metric="normalized" if target == MEAN else data["metric"].iloc[0],
     presentation=selection.presentation,
     sinks=sinks,

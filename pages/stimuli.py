@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import StrataError, first_line
 from core.stimuli import StimulusError, StimulusSet, builtin_names, load, save_upload, upload_names
-from core.stimuli.audit import AUC_BOUNDS, FEATURES, audit, load_wordnet, outside
+from core.stimuli.audit import AUC_BOUNDS, FEATURES, audit, balance, load_wordnet, outside
 from core.stimuli.items import DEFINITIONS
 from core.stimuli.registry import DATA
 from ui.page import setup
@@ -106,25 +105,9 @@ with browse:
     c1.metric("Items", len(stimuli))
     c2.metric("CV groups", n_groups, help=TERMS["CV groups"])
     c3.metric("Targets", len(stimuli.targets))
-    rows = []
-    for target, kind in stimuli.targets.items():
-        values = stimuli.frame[target]
-        if kind == "binary":
-            balance = f"{values.mean():.0%} positive"
-        elif kind == "multiclass":
-            counts = values.value_counts()
-            balance = ", ".join(f"{k} {v}" for k, v in counts.items())
-        else:
-            balance = f"mean {values.mean():.2f}, SD {values.std():.2f}"
-        rows.append(
-            {
-                "target": target,
-                "kind": kind,
-                "probe": "ridge" if kind == "continuous" else "SVM",
-                "balance": balance,
-            }
-        )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    targets = balance(stimuli, counts=False)
+    targets.insert(2, "probe", ["ridge" if k == "continuous" else "SVM" for k in targets["kind"]])
+    st.dataframe(targets, hide_index=True, width="stretch")
     definitions = {t: DEFINITIONS[t] for t in stimuli.targets if t in DEFINITIONS}
     if definitions and name.startswith("items"):
         with st.expander("What each property means (the written definitions every label follows)"):

@@ -48,16 +48,9 @@ x = st.radio(
     key="transfer_x",
 )
 
-data = guarded(
-    views.transfer_curves,
-    None,
-    model=model,
-    train_set=train_set,
-    test_set=test_set,
-    pooling=pooling,
-    target=target,
-    components=components,
-)
+# the transfer shown: its curves and its train layer × test layer matrix
+transfer = dict(model=model, train_set=train_set, test_set=test_set, pooling=pooling, target=target)
+data = guarded(views.transfer_curves, None, **transfer, components=components)
 metric = data["metric"].iloc[0]
 fig = plots.transfer_curves(
     data,
@@ -72,15 +65,7 @@ fig = plots.transfer_curves(
 )
 figure.show(fig, data, name=f"{model}-{train_set}-to-{test_set}-{target}", key="transfer")
 
-matrix, component = guarded(
-    views.transfer_matrix,
-    None,
-    model=model,
-    train_set=train_set,
-    test_set=test_set,
-    pooling=pooling,
-    target=target,
-)
+matrix, component = guarded(views.transfer_matrix, None, **transfer)
 if component is None:
     st.info("No train layer × test layer matrix stored for this transfer.")
 else:

@@ -64,43 +64,16 @@ def selected(event, data: pd.DataFrame, *, x: str) -> list[tuple[str, str, int]]
     return [c for c in decode(page_param(PARAM, "")) if c in shown]
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _cell(state: str, model: str, stimulus_set: str, pooling: str, cell: tuple) -> pd.DataFrame:
-    target, component, layer = cell
-    return drill.cell_stimuli(
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        component=component,
-        layer=layer,
-    )
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _layers(state: str, model: str, stimulus_set: str, pooling: str, target: str, component: str):
-    return drill.cell_layers(
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        component=component,
-    )
+@st.cache_data(show_spinner=False, max_entries=64)
+def _query(state: str, name: str, **where) -> pd.DataFrame:
+    """A :mod:`core.present.drill` query by name (``cell_stimuli``, ``cell_layers``) on the
+    app's database, cached per database ``state``."""
+    return getattr(drill, name)(None, **where)
 
 
 @st.cache_data(show_spinner="Testing the subgroups (2000 shuffles)…", max_entries=32)
-def _errors(state: str, model: str, stimulus_set: str, pooling: str, target: str, components, by):
-    return drill.error_analysis(
-        None,
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        components=list(components),
-        by=by,
-    )
+def _errors(state: str, components: tuple, by: str, **where) -> dict[str, pd.DataFrame]:
+    return drill.error_analysis(None, **where, components=list(components), by=by)
 
 
 def panel(
@@ -124,7 +97,8 @@ def panel(
         cell = cells[0]
     target, component, layer = cell
     state = token()
-    table = guarded(_cell, state, model, stimulus_set, pooling, cell)
+    where = {"model": model, "stimulus_set": stimulus_set, "pooling": pooling, "target": target}
+    table = guarded(_query, state, "cell_stimuli", **where, component=component, layer=layer)
     st.subheader(f"Stimuli at {target} · {component} · layer {layer}")
     if table["correct"].notna().any():
         wrong = int((~table["correct"].astype(bool)).sum())
@@ -159,7 +133,7 @@ def panel(
         query_params={"model": model, "set": stimulus_set, "pooling": pooling, "item": item},
     )
 
-    layers = guarded(_layers, state, model, stimulus_set, pooling, target, component)
+    layers = guarded(_query, state, "cell_layers", **where, component=component)
     fig = plots.margin_heatmap(
         layers,
         title=f"{model} · {stimulus_set} · {target} · {component}: margin of each stimulus",
@@ -170,19 +144,11 @@ def panel(
     figure.show(
         fig, layers, name=f"{model}-{stimulus_set}-{target}-{component}-margins", key="drill_heat"
     )
-    _error_analysis(
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        components=components,
-        presentation=presentation,
-    )
+    _error_analysis(where, components, presentation=presentation)
 
 
-def _error_analysis(
-    *, model, stimulus_set, pooling, target, components, presentation: bool
-) -> None:
+def _error_analysis(where: dict, components: Sequence[str], *, presentation: bool) -> None:
+    model, stimulus_set, target = where["model"], where["stimulus_set"], where["target"]
     frame = drill.stimulus_frame(stimulus_set)
     if frame is None:
         st.info(f"Stimulus set '{stimulus_set}' is not on this machine: no metadata to split by.")
@@ -203,7 +169,7 @@ def _error_analysis(
         key="drill_split",
     )
     set_page_param("split", by)
-    found = guarded(_errors, token(), model, stimulus_set, pooling, target, tuple(components), by)
+    found = guarded(_errors, token(), tuple(components), by, **where)
     fig = plots.subgroup_curves(
         found["curves"],
         title=f"{model} · {stimulus_set} · {target}: accuracy by {by}",

@@ -9,6 +9,7 @@ readable in a narrow column.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,9 +18,52 @@ import streamlit as st
 from core.present.plots import caption_of, to_image
 from core.safe_csv import to_csv
 
+MIME = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".csv": "text/csv",
+    ".html": "text/html",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+}
+"""The MIME type a download gets from its file's ending."""
+
+
+def download(container, label: str, data, file_name: str, *, key: str, **kw) -> None:
+    """A download button that does not rerun the page, typed by its file's ending.
+
+    Parameters
+    ----------
+    container
+        Where the button goes (``st`` or a container).
+    label : str
+    data : bytes, str or callable
+        The file, or what makes it on click.
+    file_name : str
+    key : str
+    **kw
+        Further ``st.download_button`` arguments (``help``).
+    """
+    container.download_button(
+        label,
+        data=data,
+        file_name=file_name,
+        mime=MIME[Path(file_name).suffix],
+        key=key,
+        on_click="ignore",
+        **kw,
+    )
+
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "figure"
+
+
+SLIDE_FILES = {
+    "png": "16:9, 1920 × 1080, large fonts, caption under the plot",
+    "svg": "16:9, 960 × 540 points: 18 pt text on a widescreen slide",
+}
+"""The slide downloads under every figure, with what each gives."""
 
 
 def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **chart):
@@ -45,24 +89,9 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **ch
 
         return make
 
-    row.download_button(
-        "Slide PNG",
-        data=image("png"),
-        file_name=f"{slug}.png",
-        mime="image/png",
-        key=f"png_{key}",
-        on_click="ignore",
-        help="16:9, 1920 × 1080, large fonts, caption under the plot",
-    )
-    row.download_button(
-        "Slide SVG",
-        data=image("svg"),
-        file_name=f"{slug}.svg",
-        mime="image/svg+xml",
-        key=f"svg_{key}",
-        on_click="ignore",
-        help="16:9, 960 × 540 points: 18 pt text on a widescreen slide",
-    )
+    for fmt, help_ in SLIDE_FILES.items():
+        label = f"Slide {fmt.upper()}"
+        download(row, label, image(fmt), f"{slug}.{fmt}", key=f"{fmt}_{key}", help=help_)
     if data is not None:
         csv_button(data, name=name, key=key, container=row)
     return event
@@ -71,11 +100,4 @@ def show(fig: go.Figure, data: pd.DataFrame | None, *, name: str, key: str, **ch
 def csv_button(data: pd.DataFrame, *, name: str, key: str, container=st) -> None:
     """A table's data (all numbers, intervals in their own columns) as a CSV download, safe
     to open in a spreadsheet (no formulas run)."""
-    container.download_button(
-        "Data CSV",
-        data=to_csv(data),
-        file_name=f"{_slug(name)}.csv",
-        mime="text/csv",
-        key=f"csv_{key}",
-        on_click="ignore",
-    )
+    download(container, "Data CSV", to_csv(data), f"{_slug(name)}.csv", key=f"csv_{key}")

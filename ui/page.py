@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
 from core.errors import StrataError, first_line
 from core.storage import store
-from ui import data, jobs
+from ui import data, jobs, state
 from ui.state import Selection, sidebar
 
 
@@ -93,6 +95,37 @@ def need_components(components) -> None:
     if not components:
         st.warning("Pick at least one component.")
         st.stop()
+
+
+def models_row(
+    selection: Selection, index: pd.DataFrame, *, key: str, widths: Sequence[int] = (2, 3)
+) -> tuple[str | None, list[str], list]:
+    """A row for a page that can show a second model: the model to compare with, then this
+    page's components (kept in the URL under ``key``; the page stops without one).
+
+    Parameters
+    ----------
+    selection : Selection
+    index : DataFrame
+        The stored results (:func:`setup`'s index).
+    key : str
+    widths : sequence of int
+        Relative column widths; columns beyond the first two are the page's own.
+
+    Returns
+    -------
+    model2 : str or None
+    components : list of str
+    rest : list
+        The row's further columns.
+    """
+    columns = st.columns(list(widths))
+    model2 = state.second_model(
+        index, selection.model, container=columns[0], pooling=selection.pooling
+    )
+    components = list(state.components(key=key, container=columns[1]))
+    need_components(components)
+    return model2, components, columns[2:]
 
 
 def guarded(fn, *args, **kwargs):

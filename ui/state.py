@@ -153,14 +153,29 @@ def choice(label: str, options: list[str], *, key: str, default: str, container=
     return _pick(label, options, key, default=default, container=container, **kw)
 
 
-def toggle(label: str, *, key: str, default: bool = False, container=st, **kw) -> bool:
-    """A page's on/off setting, kept in the URL under ``key`` as ``1``/``0``."""
+def _on_off(widget, label: str, key: str, default: bool, **kw) -> bool:
+    """An on/off widget (``st.toggle``, ``st.checkbox``) kept in the URL under ``key`` as
+    ``1``/``0``."""
     saved = _param(key)
-    value = container.toggle(
-        label, value=default if saved is None else saved == "1", key=f"w_{key}", **kw
-    )
+    value = widget(label, value=default if saved is None else saved == "1", key=f"w_{key}", **kw)
     _remember(key, "1" if value else "0")
     return value
+
+
+def toggle(label: str, *, key: str, default: bool = False, container=st, **kw) -> bool:
+    """A page's on/off setting, kept in the URL under ``key`` as ``1``/``0``."""
+    return _on_off(container.toggle, label, key, default, **kw)
+
+
+def checkbox(label: str, *, key: str, default: bool = False, container=st, **kw) -> bool:
+    """A page's on/off setting as a checkbox, kept in the URL under ``key`` as ``1``/``0``."""
+    return _on_off(container.checkbox, label, key, default, **kw)
+
+
+def show_published(*, help: str, container=st) -> bool:
+    """Whether to draw the published layer bands: one setting for every page (URL key
+    ``paper``, on by default), with this page's ``help``."""
+    return toggle("Published bands", key="paper", default=True, container=container, help=help)
 
 
 def page_param(name: str, default: str) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.analysis.frames import groups
 from core.names import HALF_POOLINGS
 
 RANGES: tuple[str, ...] = ("early", "middle", "late")
@@ -86,11 +87,8 @@ def analogy_effect(
     A full curve 0.1 above the better half at every layer gives an effect of 0.1 with
     SE 0 when every fold agrees.
     """
-    keys = [c for c in by if c in fold_curves.columns]
     layer_rows, range_rows = [], []
-    groups = fold_curves.groupby(keys, sort=False) if keys else [((), fold_curves)]
-    for key, part in groups:
-        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+    for head, part in groups(fold_curves, by):
         pair = halves_of(part["pooling"].unique())
         if pair is None or full not in set(part["pooling"]):
             continue
@@ -164,9 +162,8 @@ def effect_sentences(
     out = []
     if per_range.empty:
         return out
-    keys = [c for c in head if c in per_range.columns]
-    for key, part in per_range.groupby(keys, sort=False) if keys else [((), per_range)]:
-        name = " · ".join(map(str, key if isinstance(key, tuple) else (key,)))
+    for key, part in groups(per_range, head):
+        name = " · ".join(map(str, key.values()))
         ranges = "; ".join(
             f"{r.range} layers {r.layer_lo}-{r.layer_hi}: {r.effect:+.3f} (SE {r.effect_se:.3f})"
             for r in part.itertuples()
@@ -197,11 +194,8 @@ def half_fold_curves(scores: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
     """
     from core.analysis.findings import mean_fold_curve
 
-    keys = ["model", "stimulus_set", "pooling", "component"]
-    keys = [k for k in keys if k in scores.columns]
     rows = []
-    for key, part in scores.groupby(keys, sort=False):
-        head = dict(zip(keys, key))
+    for head, part in groups(scores, ["model", "stimulus_set", "pooling", "component"]):
         mask = np.logical_and.reduce([folds[k] == v for k, v in head.items() if k in folds])
         _, fold_curve = mean_fold_curve(part, folds[mask])
         rows.append(fold_curve.assign(**head))

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from core.analysis.frames import groups
 from core.analysis.threads import one_blas_thread
 
 GROUP = ("model", "stimulus_set", "pooling", "component")
@@ -499,10 +500,8 @@ def naive_rho(
         verdict) and, with ``sink_layers``, the ``_sinks`` columns.
     """
     rng = np.random.default_rng(seed)
-    keys = [k for k in by if k in scores.columns]
     rows = []
-    for key, group in scores.groupby(keys, sort=False):
-        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+    for head, group in groups(scores, by):
         curves, layers, names = _group_curves(group)
         if len(curves) == 0 or curves.shape[1] < 4:
             rows.append({**head, "rho": np.nan, "verdict": VERDICTS[2], "n_curves": len(curves)})
@@ -563,10 +562,8 @@ def split_half_rho(
         ``sink_layers``, ``rho_sinks``/``p_sinks``/``verdict_sinks``.
     """
     rng = np.random.default_rng(seed)
-    keys = [k for k in by if k in halves.columns]
     rows = []
-    for key, group in halves.groupby(keys, sort=False):
-        head = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+    for head, group in groups(halves, by):
         cube, layers, names = _half_array(group)
         if cube.shape[2] == 0 or cube.shape[-1] < 4:
             rows.append({**head, "rho": np.nan, "verdict": VERDICTS[2], "n_curves": 0})

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
 from core.analysis.depth import relative_depth
+from core.analysis.frames import groups
 
 CURVE_KEYS = ["model", "stimulus_set", "pooling", "target", "component", "metric"]
 
@@ -193,11 +194,7 @@ def curve_summary(
         of the score above chance) and ``chance``.
     """
     keys = _keys(scores, keys or CURVE_KEYS)
-    rows = []
-    groups = scores.groupby(keys, sort=False) if keys else [((), scores)]
-    for key, curve in groups:
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        rows.append({**row, **_summarize(curve, smooth)})
+    rows = [{**row, **_summarize(curve, smooth)} for row, curve in groups(scores, keys)]
     columns = [
         *keys,
         "n_layers",

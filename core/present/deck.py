@@ -96,6 +96,21 @@ class DeckFiles:
     image_note: str | None
 
 
+def _on_slide(title: str, caption: str) -> dict:
+    """A slide figure's text options: its finding as the title, its caption, slide fonts.
+
+    Parameters
+    ----------
+    title, caption : str
+
+    Returns
+    -------
+    dict
+        ``title``, ``caption`` and ``presentation`` for a :mod:`core.present.plots` builder.
+    """
+    return {"title": title, "caption": caption, "presentation": True}
+
+
 # --------------------------------------------------------------------------- captions
 class _Words:
     """Jargon is explained once per deck: the first caption that needs a term says it."""
@@ -236,13 +251,9 @@ def _hierarchy_slide(db, found: _Model, pooling: str, words: _Words, reference) 
         x="relative_depth",
         color="stimulus_set",
         facet="component",
-        null_band=False,
-        significant=None,
         peaks=peaks,
-        metric="normalized",
-        title=title,
-        caption=caption,
-        presentation=True,
+        **_on_slide(title, caption),
+        **plots.MEAN_CURVE,
     )
     fig.update_yaxes(title_text="normalised score, mean over targets", row=1, col=1)
     return Slide("hierarchy", title, caption, fig, data, notes)
@@ -296,12 +307,8 @@ def _scale_slide(db, a: _Model, b: _Model, pooling: str, words: _Words) -> Slide
         x="relative_depth",
         color="model",
         facet="stimulus_set",
-        null_band=False,
-        significant=None,
-        metric="normalized",
-        title=title,
-        caption=caption,
-        presentation=True,
+        **_on_slide(title, caption),
+        **plots.MEAN_CURVE,
     )
     return Slide("scale", title, caption, fig, shifts, notes)
 
@@ -348,9 +355,7 @@ def _paper_slide(
         "numbering; a description of where ours sits, not a test",
         words.explain(*COMPONENTS),
     )
-    fig = plots.depth_summary(
-        curves, reference=bands, title=title, caption=caption, presentation=True
-    )
+    fig = plots.depth_summary(curves, reference=bands, **_on_slide(title, caption))
     return Slide("paper", title, caption, fig, table, notes)
 
 
@@ -453,13 +458,9 @@ def _double_peak_slide(db, models: list[_Model], pooling: str, words: _Words) ->
         data,
         x="layer",
         color="model",
-        null_band=False,
         chance=False,  # the control here is the single-peaked fit, drawn beside the curve
-        significant=None,
-        metric="normalized",
-        title=title,
-        caption=caption,
-        presentation=True,
+        **_on_slide(title, caption),
+        **plots.MEAN_CURVE,
     )
     _mark_double_peak(fig, curve, row, m.name)
     notes = [f"{len(x.tables['double_peaks'])} curves of {x.name} tested" for x in models]
@@ -514,19 +515,10 @@ def _rho_slide(found: _Model, reference: pd.DataFrame, words: _Words) -> Slide |
         "layers and between targets",
         words.explain(*COMPONENTS),
     )
-    fig = plots.interval_points(
+    fig = plots.rho_intervals(
         rho,
-        label="curve",
-        value="rho",
-        lo="rho",
-        hi="rho",
-        baseline_lo="baseline_lo",
-        baseline_hi="baseline_hi",
-        facet="estimator",
         x_title="ρ = corr(Δ(l), Δ(l+1))",
-        title=title,
-        caption=caption,
-        presentation=True,
+        **_on_slide(title, caption),
     )
     _add_published_rho(fig, reference, list(dict.fromkeys(rho["estimator"])))
     notes = [
@@ -567,13 +559,7 @@ def _matrix_slide(db, found: _Model, pooling: str, words: _Words) -> Slide | Non
         words.explain(component),
     )
     fig = plots.heatmap(
-        matrix,
-        title=title,
-        caption=caption,
-        x_label="layer",
-        y_label="layer",
-        colorbar_title="r",
-        presentation=True,
+        matrix, x_label="layer", y_label="layer", colorbar_title="r", **_on_slide(title, caption)
     )
     return Slide(
         "matrix",
@@ -597,7 +583,10 @@ def _extra_slides(found: _Model, words: _Words) -> list[Slide]:
         shown = table
         if key == "analogy_effect" and {"range", "effect", "effect_se"} <= set(table.columns):
             shown, title = _effect_table(table), _effect_title(found.name, table)
-        fig = plots.table_figure(shown, title=title, caption=caption, presentation=True)
+        fig = plots.table_figure(
+            shown,
+            **_on_slide(title, caption),
+        )
         out.append(Slide(key, title, caption, fig, table, []))
     return out
 
@@ -660,7 +649,10 @@ def _baseline_slide(db, found: _Model, pooling: str) -> Slide | None:
         "position; beaten when some resid_pre layer is above it fold by fold (one-sided t, "
         "Bonferroni over layers)",
     )
-    fig = plots.table_figure(shown.round(3), title=title, caption=caption, presentation=True)
+    fig = plots.table_figure(
+        shown.round(3),
+        **_on_slide(title, caption),
+    )
     return Slide("baselines", title, caption, fig, shown, [])
 
 

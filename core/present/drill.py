@@ -147,6 +147,51 @@ def _kinds(db, model: str, stimulus_set: str, pooling: str) -> dict[str, str]:
     return dict(zip(targets["target"], targets["kind"]))
 
 
+def _predictions(
+    db: str | Path | None, key: tuple[str, str, str], *, hint: str = "", **where
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A result's held-out predictions (those matching ``where``) with their margins.
+
+    Parameters
+    ----------
+    db : str, Path or None
+    key : tuple of str
+        The result: model, stimulus set, pooling.
+    hint : str
+        Said after the error's cell, when no prediction matches.
+    **where
+        Further ``item_predictions`` filters (``target``, ``component``, ``layer``); the
+        single values name the cell in the error.
+
+    Returns
+    -------
+    rows : DataFrame
+        :func:`margins`'s rows, with ``item_id`` as text.
+    kinds : dict of str to str
+        Each target's kind.
+
+    Raises
+    ------
+    StrataError
+        When no prediction matches.
+    """
+    model, stimulus_set, pooling = key
+    rows = store.query(
+        db, "item_predictions", model=model, stimulus_set=stimulus_set, pooling=pooling, **where
+    )
+    if rows.empty:
+        cell = [
+            f"layer {v}" if k == "layer" else str(v)
+            for k, v in where.items()
+            if not isinstance(v, list)
+        ]
+        raise StrataError(f"no per-stimulus predictions for {' · '.join([*key[:2], *cell])}{hint}")
+    kinds = _kinds(db, model, stimulus_set, pooling)
+    rows = margins(rows, kinds)
+    rows["item_id"] = rows["item_id"].astype(str)
+    return rows, kinds
+
+
 def stimulus_frame(name: str) -> pd.DataFrame | None:
     """The stimulus set as it is now (text, group, labels, ``meta_*``), or None when gone."""
     from core.stimuli import StimulusError, load
@@ -202,24 +247,14 @@ def cell_stimuli(
     StrataError
         When the database has no per-stimulus predictions for the cell.
     """
-    rows = store.query(
+    rows, kinds = _predictions(
         db,
-        "item_predictions",
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
+        (model, stimulus_set, pooling),
         target=target,
         component=component,
         layer=int(layer),
+        hint=": rerun the set (`python -m core run ... --force`)",
     )
-    if rows.empty:
-        raise StrataError(
-            f"no per-stimulus predictions for {model} · {stimulus_set} · {target} · "
-            f"{component} · layer {layer}: rerun the set (`python -m core run ... --force`)"
-        )
-    kinds = _kinds(db, model, stimulus_set, pooling)
-    rows = margins(rows, kinds)
-    rows["item_id"] = rows["item_id"].astype(str)
     frame = stimulus_frame(stimulus_set)
     kind = kinds[target]
     if kind == "continuous":
@@ -257,21 +292,8 @@ def cell_layers(
         ``item_id``, ``layer``, ``margin``, ``correct``, ``stays_correct_from`` (per
         stimulus, :func:`stays_correct_from`) and ``text``.
     """
-    rows = store.query(
-        db,
-        "item_predictions",
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        component=component,
-    )
-    if rows.empty:
-        raise StrataError(
-            f"no per-stimulus predictions for {model} · {stimulus_set} · {target} · {component}"
-        )
-    rows = margins(rows, _kinds(db, model, stimulus_set, pooling))
-    rows["item_id"] = rows["item_id"].astype(str)
+    key = (model, stimulus_set, pooling)
+    rows, _ = _predictions(db, key, target=target, component=component)
     settle = stays_correct_from(rows)
     rows = rows.merge(settle.rename("stays_correct_from"), left_on="item_id", right_index=True)
     rows = _with_stimuli(rows, stimulus_frame(stimulus_set))
@@ -394,20 +416,8 @@ def error_analysis(
         raise StrataError(f"stimulus set '{stimulus_set}' is not on this machine: no metadata")
     if by not in frame.columns:
         raise StrataError(f"'{by}' is not a column of stimulus set '{stimulus_set}'")
-    rows = store.query(
-        db,
-        "item_predictions",
-        model=model,
-        stimulus_set=stimulus_set,
-        pooling=pooling,
-        target=target,
-        component=list(components),
-    )
-    if rows.empty:
-        raise StrataError(f"no per-stimulus predictions for {model} · {stimulus_set} · {target}")
-    kinds = _kinds(db, model, stimulus_set, pooling)
-    rows = margins(rows, kinds)
-    rows["item_id"] = rows["item_id"].astype(str)
+    key = (model, stimulus_set, pooling)
+    rows, kinds = _predictions(db, key, target=target, component=list(components))
     classified = kinds[target] != "continuous"
     rows["error"] = (~rows["correct"].astype(bool)).astype(float) if classified else -rows["margin"]
     labels = pd.Series(subgroups(frame[by]).to_numpy(), index=frame["item_id"].astype(str))

@@ -72,6 +72,31 @@ METRIC_LABELS = {
 }
 AXIS_LABELS = {"layer": "layer (0-based)", "relative_depth": "relative depth  l / (L-1)"}
 
+
+def glossary(terms: Sequence[str]) -> str:
+    """One caption line explaining ``terms`` (components, ``normalized``, ...).
+
+    Parameters
+    ----------
+    terms : sequence of str
+        Keys of :data:`GLOSSARY`.
+
+    Returns
+    -------
+    str
+    """
+    return "; ".join(GLOSSARY[t] for t in terms)
+
+
+PEAK_MARKER = {"symbol": "triangle-down", "size": 15, "line": {"color": "#222", "width": 1}}
+"""A peak's marker (in its curve's colour) on curves and depth summaries."""
+UNTESTED = {"null_band": False, "significant": None}
+""":func:`layer_curves` options for curves with no permutation test of their own: no null
+band, no significance markers."""
+MEAN_CURVE = {**UNTESTED, "metric": "normalized"}
+""":func:`layer_curves` options for a mean curve over targets (each normalised): it has no
+permutation null and no per-layer significance of its own."""
+
 SLIDE_WIDTH, SLIDE_HEIGHT, PNG_SCALE = 960, 540, 2
 """A 16:9 slide in points: exported 1:1 as SVG and at 2× as a 1920 × 1080 PNG."""
 SCREEN = {"base": 13, "title": 17, "tick": 12, "axis": 13, "legend": 12, "note": 12}
@@ -283,6 +308,33 @@ def _square(fig: go.Figure, left: int, top: int, bottom: int) -> None:
     fig.update_traces(selector={"type": "heatmap"}, colorbar={"x": lo + share + 0.02})
 
 
+def _below_plot(fig: go.Figure, text: str, *, x: float, xanchor: str, **kw) -> None:
+    """Text hanging under the plot area (paper coordinates, no arrow), e.g. a slide's
+    caption or the x title shared by side-by-side panels.
+
+    Parameters
+    ----------
+    fig : go.Figure
+    text : str
+    x : float
+        Where on the paper's width, anchored at ``xanchor``.
+    xanchor : {"left", "center", "right"}
+    **kw
+        Further annotation properties (``xshift``, ``yshift``, ``font``, ``name``, ...).
+    """
+    fig.add_annotation(
+        text=text,
+        xref="paper",
+        yref="paper",
+        x=x,
+        y=0,
+        xanchor=xanchor,
+        yanchor="top",
+        showarrow=False,
+        **kw,
+    )
+
+
 def slide(fig: go.Figure) -> go.Figure:
     """A copy of ``fig`` laid out as a 16:9 slide: 960 × 540, presentation fonts, caption.
 
@@ -311,18 +363,14 @@ def slide(fig: go.Figure) -> go.Figure:
     caption = caption_of(out)
     if caption:
         text = "<br>".join(wrap(part, CAPTION_CHARS) for part in caption.split("\n"))
-        out.add_annotation(
-            text=text,
-            xref="paper",
-            yref="paper",
+        _below_plot(
+            out,
+            text,
             x=0,
-            y=0,
             xanchor="left",
-            yanchor="top",
             xshift=-left + 14,
             yshift=-66,
             align="left",
-            showarrow=False,
             font={"size": PRESENTATION["note"], "color": "#444"},
         )
         bottom += int(1.3 * PRESENTATION["note"] * (text.count("<br>") + 1)) + 4
@@ -381,17 +429,35 @@ def _series_label(row: pd.Series, by: Sequence[str]) -> str:
     return " · ".join(str(row[c]) for c in by)
 
 
-def _panels(data: pd.DataFrame, facet: str | None) -> tuple[go.Figure, list]:
-    """One panel per value of ``facet`` (shared y axis), or a single panel."""
-    panels = series_order(data[facet], facet) if facet else [None]
-    fig = make_subplots(
+def _side_by_side(panels: list, *, titled: bool, spacing: float) -> go.Figure:
+    """One panel per entry of ``panels``, side by side on a shared y axis.
+
+    Parameters
+    ----------
+    panels : list
+        The panels' values (``[None]``: one panel).
+    titled : bool
+        Title each panel with its value.
+    spacing : float
+        Between panels, as a share of the width.
+
+    Returns
+    -------
+    go.Figure
+    """
+    return make_subplots(
         rows=1,
         cols=len(panels),
         shared_yaxes=True,
-        subplot_titles=[str(p) for p in panels] if facet else None,
-        horizontal_spacing=0.04,
+        subplot_titles=[str(p) for p in panels] if titled else None,
+        horizontal_spacing=spacing,
     )
-    return fig, panels
+
+
+def _panels(data: pd.DataFrame, facet: str | None) -> tuple[go.Figure, list]:
+    """One panel per value of ``facet`` (shared y axis), or a single panel."""
+    panels = series_order(data[facet], facet) if facet else [None]
+    return _side_by_side(panels, titled=bool(facet), spacing=0.04), panels
 
 
 def _null_band(fig: go.Figure, part: pd.DataFrame, x: str, col: int, shown: set) -> None:
@@ -730,13 +796,12 @@ def half_curves(
         color="pooling",
         dash="target" if several else None,
         facet="component" if "component" in data.columns else None,
-        null_band=False,
-        significant=None,
         metric=metric,
         title=title,
         caption=caption,
         presentation=presentation,
         sinks=sinks,
+        **UNTESTED,
     )
 
 
@@ -751,17 +816,8 @@ def _x_title(fig: go.Figure, text: str, n_panels: int, *, presentation: bool = F
     if n_panels == 1:
         fig.update_xaxes(title_text=text)
         return
-    fig.add_annotation(
-        text=text,
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0,
-        xanchor="center",
-        yanchor="top",
-        yshift=_x_title_shift(presentation),
-        showarrow=False,
-        name="x title",
+    _below_plot(
+        fig, text, x=0.5, xanchor="center", yshift=_x_title_shift(presentation), name="x title"
     )
 
 
@@ -788,12 +844,7 @@ def _mark_peaks(fig: go.Figure, peaks: pd.DataFrame, *, x: str, col: int, color,
             x=peaks[x],
             y=peaks["score"],
             mode="markers",
-            marker={
-                "symbol": "triangle-down",
-                "size": 15,
-                "color": hues,
-                "line": {"color": "#222", "width": 1},
-            },
+            marker={**PEAK_MARKER, "color": hues},
             name="peak",
             legendgroup="peak",
             showlegend=col == 1,
@@ -1020,13 +1071,7 @@ def interval_points(
         return style(_empty("nothing to show"), presentation=presentation)
     panels = list(dict.fromkeys(data[facet])) if facet else [None]
     rows = list(dict.fromkeys(data[label]))
-    fig = make_subplots(
-        rows=1,
-        cols=len(panels),
-        shared_yaxes=True,
-        subplot_titles=[str(p) for p in panels] if facet else None,
-        horizontal_spacing=0.06,
-    )
+    fig = _side_by_side(panels, titled=bool(facet), spacing=0.06)
     for col, panel in enumerate(panels, start=1):
         part = data if panel is None else data[data[facet] == panel]
         y = [rows.index(v) for v in part[label]]
@@ -1065,6 +1110,54 @@ def interval_points(
     _x_title(fig, x_title, len(panels), presentation=presentation)
     titled(fig, title, caption=caption, presentation=presentation)
     return style(fig, presentation=presentation, height=max(300, 40 * len(rows) + 180))
+
+
+RHO_COLUMNS = {
+    "value": "rho",
+    "lo": "rho",
+    "hi": "rho",
+    "baseline_lo": "baseline_lo",
+    "baseline_hi": "baseline_hi",
+    "facet": "estimator",
+}
+""":func:`interval_points` columns of a persistence table: ρ as a point, the band noise
+alone gives, one panel per estimator."""
+
+
+def rho_intervals(
+    rho: pd.DataFrame,
+    *,
+    label: str = "curve",
+    x_title: str = "",
+    title: str | None = None,
+    caption: str | None = None,
+    presentation: bool = False,
+) -> go.Figure:
+    """Each anti-persistence ρ beside what noise alone gives, one panel per estimator.
+
+    Parameters
+    ----------
+    rho : DataFrame
+        :func:`~core.analysis.findings.findings` ``persistence`` rows with a ρ: ``rho``,
+        ``baseline_lo``, ``baseline_hi``, ``estimator`` and the ``label`` column.
+    label : str
+        The column naming each row.
+    x_title, title, caption, presentation
+        As :func:`interval_points`.
+
+    Returns
+    -------
+    go.Figure
+    """
+    return interval_points(
+        rho,
+        label=label,
+        x_title=x_title,
+        title=title,
+        caption=caption,
+        presentation=presentation,
+        **RHO_COLUMNS,
+    )
 
 
 def _span(part: pd.DataFrame, columns, reference: float | None) -> list[float]:
@@ -1162,12 +1255,7 @@ def _depth_traces(rows: pd.DataFrame, y: np.ndarray, name: str, hue: str, first:
         x=rows["peak_depth"],
         y=y,
         mode="markers",
-        marker={
-            "symbol": "triangle-down",
-            "size": 15,
-            "color": hue,
-            "line": {"color": "#222", "width": 1},
-        },
+        marker={**PEAK_MARKER, "color": hue},
         name=name,
         legendgroup=name,
         showlegend=first,
@@ -1407,13 +1495,12 @@ def stimulus_margins(
         color="component",
         facet="target" if curves["target"].nunique() > 1 else None,
         band=False,
-        null_band=False,
         chance=False,
-        significant=None,
         metric="margin",
         title=title,
         caption=caption or MARGIN_CAPTION,
         presentation=presentation,
+        **UNTESTED,
     )
     for col in range(1, max(curves["target"].nunique(), 1) + 1):
         fig.add_hline(y=0, line={"dash": "dot", "color": "#444", "width": 1.2}, row=1, col=col)
@@ -1444,12 +1531,11 @@ def subgroup_curves(
         curves,
         color="component",
         facet="panel",
-        null_band=False,
         chance="chance" in curves,
-        significant=None,
         title=title,
         caption=caption,
         presentation=presentation,
+        **UNTESTED,
     )
     fig.update_yaxes(title_text=metric_label, row=1, col=1)
     return fig
@@ -1479,11 +1565,10 @@ def transfer_curves(
         x=x,
         color="curve",
         facet="component" if data["component"].nunique() > 1 else None,
-        null_band=False,
-        significant=None,
         metric=metric,
         title=title,
         caption=caption,
         presentation=presentation,
+        **UNTESTED,
     )
     return fig

@@ -14,6 +14,7 @@ import pandas as pd
 from core.analysis.compare import FOLD_BOOTSTRAP, STIMULUS_BOOTSTRAP, order_verdict
 from core.analysis.controls import MEAN
 from core.analysis.controls import VERDICTS as BASELINE
+from core.analysis.frames import groups
 from core.analysis.halves import effect_sentences
 from core.analysis.lexical import VERDICTS as LEXICAL
 
@@ -312,9 +313,8 @@ def shared_dip_sentences(
     list of str
     """
     out = []
-    keys = [c for c in head if c in dips.columns]
-    for key, part in dips.groupby(keys, sort=False) if len(dips) else []:
-        name = " · ".join(map(str, key if isinstance(key, tuple) else (key,)))
+    for key, part in groups(dips, head) if len(dips) else []:
+        name = " · ".join(map(str, key.values()))
         n_targets, n_sim = int(part["n_targets"].iloc[0]), int(part["n_sim"].iloc[0])
         null = (
             f"against each target's layer changes shifted circularly and independently "

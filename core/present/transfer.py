@@ -53,16 +53,15 @@ def transfer_curves(
     StrataError
         When no transfer of that pair and target is stored.
     """
+    # what the transfer and both within-set curves share: primary metrics of one target
+    shared = {"model": model, "pooling": pooling, "target": target, "is_primary": True}
     rows = store.query(
         db,
         "transfer_scores",
-        model=model,
+        **shared,
         train_set=train_set,
         test_set=test_set,
-        pooling=pooling,
-        target=target,
         component=list(components),
-        is_primary=True,
     )
     rows = rows[rows["train_layer"] == rows["test_layer"]]
     if rows.empty:
@@ -76,14 +75,7 @@ def transfer_curves(
     ]
     for name in (train_set, test_set):
         within = store.query(
-            db,
-            "probe_scores",
-            model=model,
-            stimulus_set=name,
-            pooling=pooling,
-            target=target,
-            component=list(components),
-            is_primary=True,
+            db, "probe_scores", **shared, stimulus_set=name, component=list(components)
         )
         if len(within):
             parts.append(within.assign(curve=f"{name} (within)"))
@@ -153,6 +145,7 @@ def transfer_summary(rows: pd.DataFrame, *, db: str | Path | None = None) -> pd.
     """
     diag = rows[rows["is_primary"] & (rows["train_layer"] == rows["test_layer"])]
     first = rows.iloc[0]
+    shared = {"model": first["model"], "pooling": first["pooling"], "is_primary": True}
     out = []
     for (target, component), curve in diag.groupby(["target", "component"], sort=False):
         curve = curve.sort_values("train_layer")
@@ -168,14 +161,7 @@ def transfer_summary(rows: pd.DataFrame, *, db: str | Path | None = None) -> pd.
         }
         for side, name in (("train", first["train_set"]), ("test", first["test_set"])):
             within = store.query(
-                db,
-                "probe_scores",
-                model=first["model"],
-                stimulus_set=name,
-                pooling=first["pooling"],
-                target=target,
-                component=component,
-                is_primary=True,
+                db, "probe_scores", **shared, stimulus_set=name, target=target, component=component
             ).sort_values("layer")
             if len(within):
                 j = int(peak_index(within["score"].to_numpy()))

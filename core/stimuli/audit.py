@@ -419,12 +419,14 @@ def halves(stimuli: StimulusSet, *, n_folds: int = 6) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "half", "measure", "auc"])
 
 
-def balance(stimuli: StimulusSet) -> pd.DataFrame:
+def balance(stimuli: StimulusSet, *, counts: bool = True) -> pd.DataFrame:
     """Per target: its kind and its balance in words.
 
     Parameters
     ----------
     stimuli : StimulusSet
+    counts : bool
+        Give a binary target's positives as a count too (``62% positive (31 of 50)``).
 
     Returns
     -------
@@ -435,7 +437,8 @@ def balance(stimuli: StimulusSet) -> pd.DataFrame:
     for target, kind in stimuli.targets.items():
         values = stimuli.frame[target]
         if kind == "binary":
-            text = f"{values.mean():.0%} positive ({int(values.sum())} of {len(values)})"
+            text = f"{values.mean():.0%} positive"
+            text += f" ({int(values.sum())} of {len(values)})" if counts else ""
         elif kind == "multiclass":
             text = ", ".join(f"{k} {v}" for k, v in values.value_counts().items())
         else:
@@ -537,6 +540,28 @@ def load_wordnet():
         return None
 
 
+def _how_many(label: str, found: pd.DataFrame, column: str, n: int, sep: str) -> str:
+    """A report line: how many rows ``found`` has and the first ``n`` of ``column``.
+
+    Parameters
+    ----------
+    label : str
+    found : DataFrame
+    column : str
+    n : int
+    sep : str
+        Between the values shown.
+
+    Returns
+    -------
+    str
+        ``"  label: 3 (a, b, c)"``, or ``"  label: none"``.
+    """
+    if not len(found):
+        return f"  {label}: none"
+    return f"  {label}: {len(found)} (" + sep.join(found[column][:n]) + ")"
+
+
 def text(result: Audit) -> str:
     """The audit as plain text, for the command line.
 
@@ -560,21 +585,9 @@ def text(result: Audit) -> str:
         )
         lines += ["    " + line for line in table.to_string().splitlines()]
     lines.append(
-        "  target words in more than one CV group: "
-        + (
-            f"{len(result.shared_words)} (" + ", ".join(result.shared_words["word"][:8]) + ")"
-            if len(result.shared_words)
-            else "none"
-        )
+        _how_many("target words in more than one CV group", result.shared_words, "word", 8, ", ")
     )
-    lines.append(
-        "  synonym sets split across groups: "
-        + (
-            f"{len(result.synonyms)} (" + "; ".join(result.synonyms["words"][:5]) + ")"
-            if len(result.synonyms)
-            else "none"
-        )
-    )
+    lines.append(_how_many("synonym sets split across groups", result.synonyms, "words", 5, "; "))
     if len(result.halves):
         lines.append("  one half alone (AUC; 0.50: the half says nothing):")
         for row in result.halves.itertuples(index=False):

@@ -507,22 +507,55 @@ def writer(db: str | Path | None = None, *, timeout: float = 600.0):
             yield con
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back (and re-raised) on any
+    error, the commit's own included.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection with no transaction open.
+
+    Yields
+    ------
+    duckdb.DuckDBPyConnection
+        ``con`` itself.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame``'s rows to ``table`` (its columns already in the table's order).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    table : str
+    frame : DataFrame
+    """
+    con.register("incoming", frame)
+    con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+    con.unregister("incoming")
+
+
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     version = _version(con, path, "results database")
     if version == SCHEMA_VERSION:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(con):
         con.execute("CREATE TABLE IF NOT EXISTS strata_meta (key TEXT PRIMARY KEY, value TEXT)")
         for step in range(version, SCHEMA_VERSION):
             con.execute(_MIGRATIONS[step])
         con.execute(
             "INSERT OR REPLACE INTO strata_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def ensure_schema(db: str | Path | None = None) -> None:
@@ -583,26 +616,19 @@ def write_run(
     values = [row.get(c) for c in run_columns]
     with writer(db) as con:
         opened = time.perf_counter()
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _transaction(con):
             for table in RESULT_TABLES:
                 con.execute(
                     f"DELETE FROM {table} WHERE model = ? AND stimulus_set = ? AND pooling = ?", key
                 )
             _fault_point("store")
             for table, frame in frames.items():
-                con.register("incoming", frame)
-                con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
-                con.unregister("incoming")
+                _insert(con, table, frame)
             con.execute(
                 f"INSERT OR REPLACE INTO runs ({', '.join(run_columns)}) "
                 f"VALUES ({', '.join('?' for _ in run_columns)})",
                 values,
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
 
 
@@ -632,21 +658,14 @@ def write_transfer(db: str | Path | None, frame: pd.DataFrame, *, key: dict) -> 
     targets = sorted(rows["target"].unique())
     with writer(db) as con:
         opened = time.perf_counter()
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _transaction(con):
             con.execute(
                 "DELETE FROM transfer_scores WHERE model = ? AND train_set = ? AND test_set = ? "
                 f"AND pooling = ? AND target IN ({', '.join('?' for _ in targets)})",
                 values + targets,
             )
             _fault_point("transfer")
-            con.register("incoming", rows)
-            con.execute("INSERT INTO transfer_scores SELECT * FROM incoming")
-            con.unregister("incoming")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+            _insert(con, "transfer_scores", rows)
     return WriteTiming(waited_s=opened - started, held_s=time.perf_counter() - opened)
 
 
@@ -664,19 +683,11 @@ def write_sink_stats(
     frame = stats.assign(model=model, stimulus_set=stimulus_set, n_layers=len(stats))
     columns = [name for name, _ in _columns()["sink_stats"]]
     frame = frame.reindex(columns=columns)
-    with writer(db) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(
-                "DELETE FROM sink_stats WHERE model = ? AND stimulus_set = ?", [model, stimulus_set]
-            )
-            con.register("incoming", frame)
-            con.execute("INSERT INTO sink_stats SELECT * FROM incoming")
-            con.unregister("incoming")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+    with writer(db) as con, _transaction(con):
+        con.execute(
+            "DELETE FROM sink_stats WHERE model = ? AND stimulus_set = ?", [model, stimulus_set]
+        )
+        _insert(con, "sink_stats", frame)
 
 
 def sink_stats(db: str | Path | None = None, **filters) -> pd.DataFrame:
