@@ -140,6 +140,11 @@ def _many_rows(tmp: Path) -> str:
     return str(path)
 
 
+def _run_db(id: str, db: Callable[[Path], str], message: str) -> Case:
+    """``run`` on a good stimulus file, writing to the results database ``db`` makes."""
+    return Case(id, lambda t: [*RUN, "--stimuli", _csv(t), "--db", db(t)], message)
+
+
 CASES = [
     # usage and settings (argparse and RunConfig / ProbeSettings)
     Case("no-command", lambda t: [], "the following arguments are required: command"),
@@ -391,36 +396,20 @@ CASES = [
         "row 1, column 'text': empty value",
     ),
     # the results database a run writes to
-    Case(
+    _run_db(
         "run-db-in-missing-folder",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", str(t / "nowhere" / "r.duckdb")],
+        lambda t: str(t / "nowhere" / "r.duckdb"),
         "does not exist: create it first",
     ),
-    Case(
-        "run-db-is-a-folder",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", str(t)],
-        "is a folder",
+    _run_db("run-db-is-a-folder", str, "is a folder"),
+    _run_db("run-db-foreign", _foreign_db, "but not Strata's"),
+    _run_db(
+        "run-db-not-duckdb", lambda t: _file(t, "x.duckdb", PICKLE), "is not a DuckDB database file"
     ),
-    Case(
-        "run-db-foreign",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _foreign_db(t)],
-        "but not Strata's",
+    _run_db(
+        "run-db-damaged", _damaged_db, "is damaged (checksum mismatch in the block at byte 12288)"
     ),
-    Case(
-        "run-db-not-duckdb",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _file(t, "x.duckdb", PICKLE)],
-        "is not a DuckDB database file",
-    ),
-    Case(
-        "run-db-damaged",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _damaged_db(t)],
-        "is damaged (checksum mismatch in the block at byte 12288)",
-    ),
-    Case(
-        "run-db-newer",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _newer_db(t)],
-        "made by a newer Strata",
-    ),
+    _run_db("run-db-newer", _newer_db, "made by a newer Strata"),
     # results / report
     Case(
         "results-db-missing",
