@@ -39,10 +39,11 @@ test: system venv-dev
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# the fast tier: no model weights are loaded (a tokenizer, tiny random models, random matrices)
+# the fast tier: no model weights are loaded (a tokenizer, tiny random models, random matrices);
+# two pytest-xdist workers (the slow tier's timing tests are not checked under xdist yet)
 test-fast: venv-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: venv-dev
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

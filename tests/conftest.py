@@ -67,21 +67,17 @@ def smol_tokenizer_dir(smol_tokenizer, tmp_path_factory):
     return path
 
 
+# Llama and Qwen2 share one shape: grouped-query attention, 2 key/value heads for 4.
+_GQA = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    num_hidden_layers=3,
+)
 TINY = {
-    "llama": dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        num_hidden_layers=3,
-    ),
-    "qwen2": dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        num_hidden_layers=3,
-    ),
+    "llama": _GQA,
+    "qwen2": _GQA,
     "gemma3_text": dict(
         hidden_size=32,
         intermediate_size=64,

@@ -96,3 +96,35 @@ def assert_close_activations(a: dict, b: dict, rtol: float = 1e-4) -> None:
             ref = b[pooling][component]
             rel = np.abs(values - ref).max() / np.abs(ref).max()
             assert rel < rtol, (pooling, component, rel)
+
+
+def run_args(csv: Path, db: Path, *extra: str, model: str = "smollm2-135m") -> list[str]:
+    """``run`` on the command line: a model, a stimulus CSV and a results database, then
+    ``extra`` settings."""
+    return ["run", "--model", model, "--stimuli", str(csv), "--db", str(db), *extra]
+
+
+# What a probe_scores row holds beyond its cell: a decodable score and its permutation null.
+SCORE_STATS = dict(
+    n_layers=1,
+    probe="svm",
+    score=0.7,
+    score_se=0.01,
+    chance=0.5,
+    null_mean=0.5,
+    null_sd=0.02,
+    null_lo=0.46,
+    null_hi=0.54,
+    p_value=0.01,
+    n_perm=99,
+    n_null=99,
+    n_folds=6,
+    is_primary=True,
+)
+
+
+def score_row(*, target: str = "t", component: str = "resid_pre", layer: int = 0, **values) -> dict:
+    """One probe_scores row (balanced accuracy) for results stored by hand: the cell, then
+    :data:`SCORE_STATS` with ``values`` in place of any of them (``run_id`` too)."""
+    cell = dict(target=target, component=component, layer=layer, metric="balanced_accuracy")
+    return cell | SCORE_STATS | values

@@ -140,6 +140,16 @@ def _many_rows(tmp: Path) -> str:
     return str(path)
 
 
+def _run_db(id: str, db: Callable[[Path], str], message: str) -> Case:
+    """``run`` on a good stimulus file, writing to the results database ``db`` makes."""
+    return Case(id, lambda t: [*RUN, "--stimuli", _csv(t), "--db", db(t)], message)
+
+
+def _import_into_ours(id: str, source: Callable[[Path], str], message: str) -> Case:
+    """``import-results`` of the file ``source`` makes into a good Strata database."""
+    return Case(id, lambda t: ["import-results", source(t), "--db", _strata_db(t)], message)
+
+
 CASES = [
     # usage and settings (argparse and RunConfig / ProbeSettings)
     Case("no-command", lambda t: [], "the following arguments are required: command"),
@@ -391,36 +401,20 @@ CASES = [
         "row 1, column 'text': empty value",
     ),
     # the results database a run writes to
-    Case(
+    _run_db(
         "run-db-in-missing-folder",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", str(t / "nowhere" / "r.duckdb")],
+        lambda t: str(t / "nowhere" / "r.duckdb"),
         "does not exist: create it first",
     ),
-    Case(
-        "run-db-is-a-folder",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", str(t)],
-        "is a folder",
+    _run_db("run-db-is-a-folder", str, "is a folder"),
+    _run_db("run-db-foreign", _foreign_db, "but not Strata's"),
+    _run_db(
+        "run-db-not-duckdb", lambda t: _file(t, "x.duckdb", PICKLE), "is not a DuckDB database file"
     ),
-    Case(
-        "run-db-foreign",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _foreign_db(t)],
-        "but not Strata's",
+    _run_db(
+        "run-db-damaged", _damaged_db, "is damaged (checksum mismatch in the block at byte 12288)"
     ),
-    Case(
-        "run-db-not-duckdb",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _file(t, "x.duckdb", PICKLE)],
-        "is not a DuckDB database file",
-    ),
-    Case(
-        "run-db-damaged",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _damaged_db(t)],
-        "is damaged (checksum mismatch in the block at byte 12288)",
-    ),
-    Case(
-        "run-db-newer",
-        lambda t: [*RUN, "--stimuli", _csv(t), "--db", _newer_db(t)],
-        "made by a newer Strata",
-    ),
+    _run_db("run-db-newer", _newer_db, "made by a newer Strata"),
     # results / report
     Case(
         "results-db-missing",
@@ -505,41 +499,19 @@ CASES = [
         lambda t: ["export-results", "--db", _foreign_db(t), "--out", str(t / "o.duckdb")],
         "but not Strata's",
     ),
-    Case(
-        "import-missing-file",
-        lambda t: ["import-results", str(t / "typo.duckdb"), "--db", _strata_db(t)],
-        "results file",
-    ),
-    Case(
-        "import-foreign-source",
-        lambda t: ["import-results", _foreign_db(t), "--db", _strata_db(t)],
-        "but not Strata's",
-    ),
+    _import_into_ours("import-missing-file", lambda t: str(t / "typo.duckdb"), "results file"),
+    _import_into_ours("import-foreign-source", _foreign_db, "but not Strata's"),
     Case(
         "import-into-itself",
         lambda t: ["import-results", _strata_db(t), "--db", str(t / "r.duckdb")],
         "is the results database itself",
     ),
-    Case(
-        "import-damaged-source",
-        lambda t: ["import-results", _damaged_db(t), "--db", _strata_db(t)],
-        "results file",
+    _import_into_ours("import-damaged-source", _damaged_db, "results file"),
+    _import_into_ours("import-newer-source", _newer_db, "made by a newer Strata"),
+    _import_into_ours(
+        "import-not-duckdb", lambda t: _file(t, "x.duckdb", PICKLE), "is not a DuckDB database file"
     ),
-    Case(
-        "import-newer-source",
-        lambda t: ["import-results", _newer_db(t), "--db", _strata_db(t)],
-        "made by a newer Strata",
-    ),
-    Case(
-        "import-not-duckdb",
-        lambda t: ["import-results", _file(t, "x.duckdb", PICKLE), "--db", _strata_db(t)],
-        "is not a DuckDB database file",
-    ),
-    Case(
-        "import-no-tables",
-        lambda t: ["import-results", _empty_duckdb(t), "--db", _strata_db(t)],
-        "holds no Strata results",
-    ),
+    _import_into_ours("import-no-tables", _empty_duckdb, "holds no Strata results"),
     Case(
         "import-into-foreign-db",
         lambda t: ["import-results", _strata_db(t), "--db", _foreign_db(t)],

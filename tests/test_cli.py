@@ -15,7 +15,7 @@ import pytest
 
 from core.__main__ import main
 from core.analysis import property_targets
-from tests.helpers import items_subset, subset_csv
+from tests.helpers import items_subset, run_args, subset_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,22 +65,9 @@ def test_models_and_stimuli_list_one_name_per_line():
 def test_run_export_and_rerun_on_smollm2(tmp_path):
     csv = subset_csv(tmp_path)
     db = tmp_path / "results.duckdb"
-    args = [
-        "run",
-        "--model",
-        "smollm2-135m",
-        "--stimuli",
-        str(csv),
-        "--db",
-        str(db),
-        "--permutations",
-        "3",
-        "--half-splits",
-        "1",
-        "--pooling",
-        "mean",
-        "last",
-    ]
+    args = run_args(
+        csv, db, "--permutations", "3", "--half-splits", "1", "--pooling", "mean", "last"
+    )
     first = cli(*args)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "computed; model loaded" in first.stderr

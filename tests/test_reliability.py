@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.helpers import subset_csv
-from tests.test_cli import ROOT
+from tests.helpers import run_args, subset_csv
+from tests.test_cli import ROOT, cli
 
 pytestmark = pytest.mark.slow
 
@@ -66,26 +66,8 @@ def _all_rows(db: Path) -> dict[str, list]:
 def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_cache):
     csv = subset_csv(tmp_path, n=30)
     db = tmp_path / "killed.duckdb"
-    args = [
-        "run",
-        "--model",
-        "smollm2-135m",
-        "--stimuli",
-        str(csv),
-        "--db",
-        str(db),
-        "--permutations",
-        "2",
-        "--half-splits",
-        "1",
-        "--chunk-items",
-        "5",
-        "--batch-tokens",
-        "40",
-        "--jobs",
-        "1",
-        "--quiet",
-    ]
+    args = run_args(csv, db, "--permutations", "2", "--half-splits", "1", "--chunk-items", "5")
+    args += ["--batch-tokens", "40", "--jobs", "1", "--quiet"]
     env = {"STRATA_CACHE": str(isolated_cache)}
     activations = isolated_cache / "activations"
 
@@ -113,13 +95,7 @@ def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_ca
     assert _scores(db) == []
 
     # 4. the rerun finishes without loading the model and reuses the kept cells
-    done = subprocess.run(
-        [sys.executable, "-m", "core", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-    )
+    done = cli(*args, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "model not loaded" in done.stderr
     resumed = _scores(db)
@@ -129,13 +105,7 @@ def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_ca
     fresh_cache = tmp_path / "fresh"
     fresh_db = tmp_path / "fresh.duckdb"
     fresh_args = [a if a != str(db) else str(fresh_db) for a in args]
-    clean = subprocess.run(
-        [sys.executable, "-m", "core", *fresh_args],
-        cwd=ROOT,
-        env={**os.environ, "STRATA_CACHE": str(fresh_cache)},
-        capture_output=True,
-        text=True,
-    )
+    clean = cli(*fresh_args, env={"STRATA_CACHE": str(fresh_cache)})
     assert clean.returncode == 0, clean.stderr[-2000:]
     assert _scores(fresh_db) == resumed
     fresh, kept = _all_rows(fresh_db), _all_rows(db)
@@ -148,39 +118,17 @@ def test_killed_runs_resume_and_match_an_uninterrupted_run(tmp_path, isolated_ca
 def test_a_corrupt_activation_file_is_recomputed(tmp_path, isolated_cache):
     csv = subset_csv(tmp_path, n=24)
     db = tmp_path / "r.duckdb"
-    args = [
-        "run",
-        "--model",
-        "smollm2-135m",
-        "--stimuli",
-        str(csv),
-        "--db",
-        str(db),
-        "--permutations",
-        "0",
-        "--half-splits",
-        "0",
-        "--components",
-        "resid_pre",
-        "--quiet",
-    ]
-    env = {**os.environ, "STRATA_CACHE": str(isolated_cache)}
-    first = subprocess.run(
-        [sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    args = run_args(csv, db, "--permutations", "0", "--half-splits", "0")
+    args += ["--components", "resid_pre", "--quiet"]
+    env = {"STRATA_CACHE": str(isolated_cache)}
+    first = cli(*args, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     before = _scores(db)
     (npy,) = (isolated_cache / "activations").glob("*/resid_pre.npy")
     data = bytearray(npy.read_bytes())
     data[len(data) // 2] ^= 0x40
     npy.write_bytes(bytes(data))
-    again = subprocess.run(
-        [sys.executable, "-m", "core", *args, "--force"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    again = cli(*args, "--force", env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "damaged" in again.stderr and "recomputed" in again.stderr
     assert "model loaded" in again.stderr

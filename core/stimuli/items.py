@@ -22,9 +22,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from core.stimuli import sources
-from core.stimuli.audit import auc, synonym_links
+from core.stimuli.audit import synonym_links
 
 CONCRETE_MIN = 4.0  # Brysbaert 1-5
 ZIPF_MIN = 3.0
@@ -273,14 +274,18 @@ def synonym_sets(wn, words: list[str], senses: list[str]) -> list[str]:
 
 
 def _worst(features: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """The largest |AUC - 0.5| over features × labels, and the sum of squares."""
-    devs = np.array(
-        [
-            auc(features[:, f], labels[:, k]) - 0.5
-            for f in range(features.shape[1])
-            for k in range(labels.shape[1])
-        ]
-    )
+    """The largest |AUC - 0.5| over features × labels, and the sum of squares.
+
+    Every AUC at once, as :func:`audit.auc` computes each: average ranks are half-integers
+    and their sums exact, so the values (and the search's choices) are the same bits.
+    """
+    ranks = rankdata(features, axis=0)
+    n1 = labels.sum(axis=0)
+    n0 = len(labels) - n1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (ranks.T @ labels - n1 * (n1 + 1) / 2) / (n1 * n0)
+    values[:, (n1 == 0) | (n0 == 0)] = np.nan
+    devs = (values - 0.5).ravel()  # features × labels, in the order of the pairs
     return float(np.abs(devs).max()), float((devs**2).sum())
 
 
@@ -306,6 +311,7 @@ def sample(
     rng = random.Random(seed)
     labels = lexicon[list(LABELS)].to_numpy()
     pools = {c: sorted(g.index) for c, g in lexicon.groupby("category")}
+    synonyms, categories = lexicon["synonyms"].to_dict(), lexicon["category"].to_dict()
     chosen: list[int] = []
     taken: set[str] = set()
     for category in QUOTAS:
@@ -323,15 +329,11 @@ def sample(
     position = {i: k for k, i in enumerate(chosen)}
     for _ in range(swaps):
         out = rng.choice(chosen)
-        category = lexicon.at[out, "category"]
+        category = categories[out]
         options = [
             i
             for i in pools[category]
-            if i not in position
-            and (
-                lexicon.at[i, "synonyms"] not in taken
-                or lexicon.at[i, "synonyms"] == lexicon.at[out, "synonyms"]
-            )
+            if i not in position and (synonyms[i] not in taken or synonyms[i] == synonyms[out])
         ]
         if not options:
             continue
@@ -340,8 +342,8 @@ def sample(
         trial[position[out]] = into
         new = _worst(features[trial], labels[trial])
         if new <= score:
-            taken.discard(lexicon.at[out, "synonyms"])
-            taken.add(lexicon.at[into, "synonyms"])
+            taken.discard(synonyms[out])
+            taken.add(synonyms[into])
             position[into] = position.pop(out)
             chosen, score = trial, new
     return sorted(chosen, key=lambda i: lexicon.at[i, "word"])

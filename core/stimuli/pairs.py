@@ -179,15 +179,22 @@ def build(
     pool = failures = 0
     n_is_a = 0
 
+    similarity: dict[tuple[str, str], float] = {}  # pools that fail come back: ask WordNet once
+
     def unrelated(x: str, y: str) -> bool:
-        wup = first[x].wup_similarity(first[y]) or 0.0
+        if (x, y) not in similarity:
+            similarity[x, y] = first[x].wup_similarity(first[y]) or 0.0
+        wup = similarity[x, y]
         return (
             frozenset((x, y)) not in linked and family[x] != family[y] and wup < UNRELATED_WUP_MAX
         )
 
     def take(relation: str, taken: set[str]):
         queue = queues.get(relation, [])
-        return next((e for e in queue if not ({family[e.x], family[e.y]} & (used | taken))), None)
+        blocked = used | taken
+        return next(
+            (e for e in queue if family[e.x] not in blocked and family[e.y] not in blocked), None
+        )
 
     while pool < n_pools and failures <= MAX_FAILURES:
         chosen = []

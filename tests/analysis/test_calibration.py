@@ -169,27 +169,29 @@ ZIGZAG = np.tile(0.7 + 0.01 * (-1) ** np.arange(30), (8, 1))
 AGAINST = "alternation ±0.01 at every layer (half the noise SD of one half), 8 targets"
 
 
-@pytest.mark.slow
-def test_split_half_rho_is_calibrated_on_flat_noise():
+def _rho_rows(estimator: str, name: str, curves: str, n_correlated: int, seed: int):
+    """False positives on flat curves (correlated noise over ``n_correlated`` simulations,
+    independent noise over 300) and power against :data:`ZIGZAG` (100), printed as rows."""
     flat = np.full((8, 30), 0.7)
-    correlated = _rho_rate("split", flat, 600, seed=2026, **CORRELATED)
-    independent = _rho_rate("split", flat, 300, seed=2027, **INDEPENDENT)
-    power = _rho_rate("split", ZIGZAG, 100, seed=2028, **CORRELATED)
+    correlated = _rho_rate(estimator, flat, n_correlated, seed=seed, **CORRELATED)
+    independent = _rho_rate(estimator, flat, 300, seed=seed + 1, **INDEPENDENT)
+    power = _rho_rate(estimator, ZIGZAG, 100, seed=seed + 2, **CORRELATED)
     _row(
-        "anti-persistent (split-half)",
-        "flat halves, noise correlated over layers and targets",
-        600,
+        name,
+        f"flat {curves}, noise correlated over layers and targets",
+        n_correlated,
         correlated,
         power,
         AGAINST,
     )
-    _row(
-        "anti-persistent (split-half)",
-        "flat halves, independent noise",
-        300,
-        independent,
-        np.nan,
-        "-",
+    _row(name, f"flat {curves}, independent noise", 300, independent, np.nan, "-")
+    return correlated, independent, power
+
+
+@pytest.mark.slow
+def test_split_half_rho_is_calibrated_on_flat_noise():
+    correlated, independent, power = _rho_rows(
+        "split", "anti-persistent (split-half)", "halves", 600, seed=2026
     )
     # the issue's bar is 6 %; over 1500 simulations the rate is 5.6 % (README), so a
     # finite simulation is allowed its sampling error (SE 0.9 % at 600)
@@ -199,19 +201,9 @@ def test_split_half_rho_is_calibrated_on_flat_noise():
 
 @pytest.mark.slow
 def test_naive_rho_is_calibrated_on_flat_noise():
-    flat = np.full((8, 30), 0.7)
-    correlated = _rho_rate("naive", flat, 300, seed=2029, **CORRELATED)
-    independent = _rho_rate("naive", flat, 300, seed=2030, **INDEPENDENT)
-    power = _rho_rate("naive", ZIGZAG, 100, seed=2031, **CORRELATED)
-    _row(
-        "anti-persistent (naive)",
-        "flat curves, noise correlated over layers and targets",
-        300,
-        correlated,
-        power,
-        AGAINST,
+    correlated, independent, power = _rho_rows(
+        "naive", "anti-persistent (naive)", "curves", 300, seed=2029
     )
-    _row("anti-persistent (naive)", "flat curves, independent noise", 300, independent, np.nan, "-")
     assert correlated <= 0.065 and independent <= 0.065
     assert power >= 0.8
 

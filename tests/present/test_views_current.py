@@ -7,34 +7,11 @@ import pandas as pd
 from core.present import views
 from core.stimuli import load, save_upload
 from core.storage import store
+from tests.helpers import score_row
 
 
 def _write(db, stimulus_set: str, stimuli_hash: str | None) -> None:
-    scores = pd.DataFrame(
-        [
-            dict(
-                target="t",
-                component="resid_pre",
-                layer=0,
-                n_layers=1,
-                probe="svm",
-                metric="balanced_accuracy",
-                score=0.7,
-                score_se=0.01,
-                chance=0.5,
-                null_mean=0.5,
-                null_sd=0.02,
-                null_lo=0.46,
-                null_hi=0.54,
-                p_value=0.01,
-                n_perm=9,
-                n_null=9,
-                n_folds=6,
-                is_primary=True,
-                run_id=stimulus_set,
-            )
-        ]
-    )
+    scores = pd.DataFrame([score_row(n_perm=9, n_null=9, run_id=stimulus_set)])
     run = {
         "run_id": stimulus_set,
         "model": "m",

@@ -190,13 +190,28 @@ def test_auc_flag_is_calibrated():
         y = (rng.random(n) < share).astype(int)
         null_flags += outside(auc(rng.normal(size=n), y))
         power_flags += outside(auc(rng.normal(size=n) + shift * y, y))
-    fpr, power = null_flags / sims, power_flags / sims
-    print(
-        f"\nAUC flag outside {AUC_BOUNDS}: false-positive rate {fpr:.3f}, power at AUC 0.75 "
-        f"{power:.3f} ({sims} simulated sets of {n} rows)"
+    fpr, power = _rates(
+        f"AUC flag outside {AUC_BOUNDS}",
+        "at AUC 0.75",
+        null_flags,
+        power_flags,
+        sims,
+        f" of {n} rows",
     )
     assert fpr <= 0.01
     assert power >= 0.95
+
+
+def _rates(
+    flag: str, against: str, null_flags: int, power_flags: int, sims: int, sets: str = ""
+) -> tuple[float, float]:
+    """A flag's false-positive rate and power over ``sims`` simulated sets, printed."""
+    fpr, power = null_flags / sims, power_flags / sims
+    print(
+        f"\n{flag}: false-positive rate {fpr:.3f}, power {against} {power:.3f} "
+        f"({sims} simulated sets{sets})"
+    )
+    return fpr, power
 
 
 def test_lookup_flag_is_calibrated():
@@ -213,11 +228,7 @@ def test_lookup_flag_is_calibrated():
         planted = np.array([k % 2 for k in keys])
         noisy = np.where(rng.random(len(groups)) < 0.15, 1 - planted, planted)
         power_flags += outside(lookup_auc(keys, noisy, groups))
-    fpr, power = null_flags / sims, power_flags / sims
-    print(
-        f"\nlookup flag: false-positive rate {fpr:.3f}, power with 85 % key-fixed labels "
-        f"{power:.3f} ({sims} simulated sets)"
-    )
+    fpr, power = _rates("lookup flag", "with 85 % key-fixed labels", null_flags, power_flags, sims)
     assert fpr <= 0.02
     assert power >= 0.95
 

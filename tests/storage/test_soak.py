@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.helpers import SCORE_STATS
+
 pytestmark = pytest.mark.slow
 
 SECONDS = float(os.environ.get("STRATA_SOAK_SECONDS", "60"))
@@ -48,20 +50,15 @@ def _result(seed: int) -> dict[str, pd.DataFrame]:
     scores = pd.concat([cells.assign(metric="balanced_accuracy"), cells.assign(metric="accuracy")])
     n = len(scores)
     scores = scores.assign(
-        n_layers=N_LAYERS,
-        probe="svm",
-        score=rng.random(n),
-        score_se=0.01,
-        chance=0.5,
-        null_mean=0.5,
-        null_sd=0.02,
-        null_lo=0.46,
-        null_hi=0.54,
-        p_value=rng.random(n),
-        n_perm=20,
-        n_null=60,
-        n_folds=6,
-        is_primary=scores["metric"] == "balanced_accuracy",
+        **SCORE_STATS
+        | dict(
+            n_layers=N_LAYERS,
+            score=rng.random(n),
+            p_value=rng.random(n),
+            n_perm=20,
+            n_null=60,
+            is_primary=scores["metric"] == "balanced_accuracy",
+        )
     )
     folds = scores[["target", "component", "layer", "metric"]].merge(
         pd.DataFrame({"fold": range(6)}), how="cross"

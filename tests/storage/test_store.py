@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from core.storage import store
+from tests.helpers import score_row
 
 CONTRACT = {
     "model": "VARCHAR",
@@ -31,26 +32,8 @@ def _scores(n_layers=3, value=0.7):
     for layer in range(n_layers):
         for component in ("resid_pre", "attn_out", "mlp_out"):
             rows.append(
-                dict(
-                    target="t",
-                    component=component,
-                    layer=layer,
-                    n_layers=n_layers,
-                    probe="svm",
-                    metric="balanced_accuracy",
-                    score=value,
-                    score_se=0.01,
-                    chance=0.5,
-                    null_mean=0.5,
-                    null_sd=0.02,
-                    null_lo=0.46,
-                    null_hi=0.54,
-                    p_value=0.01,
-                    n_perm=99,
-                    n_null=99,
-                    n_folds=6,
-                    is_primary=True,
-                    run_id="r",
+                score_row(
+                    component=component, layer=layer, n_layers=n_layers, score=value, run_id="r"
                 )
             )
     return pd.DataFrame(rows)

@@ -17,14 +17,20 @@ pytestmark = pytest.mark.slow
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
+BOTH = {"model": "smollm2-135m", "model2": "gemma3-270m", "set": "items", "pooling": "mean"}
+
+
+def _open(monkeypatch, cache: Path, **params: str) -> AppTest:
+    """The app on the results in ``cache``, with ``params`` in its URL (not run yet)."""
+    monkeypatch.setenv("STRATA_CACHE", str(cache))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    return at
+
+
 @pytest.fixture
 def app(app_cache, monkeypatch):
-    monkeypatch.setenv("STRATA_CACHE", str(app_cache))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(
-        {"model": "smollm2-135m", "model2": "gemma3-270m", "set": "items", "pooling": "mean"}
-    )
-    return at.run()
+    return _open(monkeypatch, app_cache, **BOTH).run()
 
 
 def _no_errors(at: AppTest) -> None:
@@ -287,12 +293,7 @@ def test_compare_page_on_results_merged_from_two_machines(app_cache, tmp_path, m
         exported = tmp_path / f"{model}.duckdb"
         store.export_results(source, exported, model=model)
         store.import_results(laptop / "strata.duckdb", exported)
-    monkeypatch.setenv("STRATA_CACHE", str(laptop))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(
-        {"model": "smollm2-135m", "model2": "gemma3-270m", "set": "items", "pooling": "mean"}
-    )
-    at.run()
+    at = _open(monkeypatch, laptop, **BOTH).run()
     at.switch_page("pages/compare.py").run()
     _no_errors(at)
     assert _charts(at) == 2
@@ -398,10 +399,7 @@ def test_a_users_published_results_are_checked_then_drawn_beside_ours(
     import shutil
 
     shutil.copy(app_cache / "strata.duckdb", tmp_path)  # the user's file stays in tmp_path
-    monkeypatch.setenv("STRATA_CACHE", str(tmp_path))
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update({"model": "smollm2-135m", "set": "items", "pooling": "mean"})
-    app.run()
+    app = _open(monkeypatch, tmp_path, model="smollm2-135m", set="items", pooling="mean").run()
     app.switch_page("pages/findings.py").run()
     bad = b"label,n_layers,measure,layer_lo,layer_hi\nSmith 2025,28,peak,3,40\n"
     app.file_uploader(key="ref_file").upload("smith.csv", bad, "text/csv")
@@ -476,12 +474,8 @@ def test_a_mean_curve_says_to_pick_a_target_to_drill_down(app, app_cache):
 
 
 def test_the_stimulus_page_shows_one_stimulus_across_layers(app_cache, monkeypatch):
-    monkeypatch.setenv("STRATA_CACHE", str(app_cache))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(
-        {"model": "smollm2-135m", "set": "items", "pooling": "mean", "item": "nope"}
-    )
-    at.run()
+    params = {"model": "smollm2-135m", "set": "items", "pooling": "mean", "item": "nope"}
+    at = _open(monkeypatch, app_cache, **params).run()
     at.switch_page("pages/stimulus.py").run()
     _no_errors(at)
     item = at.selectbox(key="stimulus_item").value

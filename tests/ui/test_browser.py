@@ -128,6 +128,15 @@ def _settle(page, timeout: float = 180) -> None:
         time.sleep(0.25)
 
 
+def _shot_without_errors(page, name: str) -> None:
+    """Once the page settles, keep its screenshot; no Python exception, no error box."""
+    _settle(page)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
 @pytest.mark.parametrize("slug", PAGES)
 def test_page_renders_without_exception(server, browser, slug):
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -139,11 +148,7 @@ def test_page_renders_without_exception(server, browser, slug):
         page.goto(f"{server}/{path}{QUERY}", wait_until="domcontentloaded")
         if slug in CHARTS:
             page.wait_for_selector(".js-plotly-plot", timeout=180_000)
-        _settle(page)
-        page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, exceptions.first.inner_text()
-        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        _shot_without_errors(page, slug)
         assert page.get_by_text("Page not found").count() == 0
         if slug in CHARTS:
             assert page.locator(".js-plotly-plot").count() >= 1
@@ -230,11 +235,7 @@ def test_presentation_mode_renders_without_exception(server, browser, slug):
     try:
         page.goto(f"{server}/{slug}{QUERY}&present=1&mode=1", wait_until="domcontentloaded")
         page.wait_for_selector(".js-plotly-plot", timeout=180_000)
-        _settle(page)
-        page.screenshot(path=str(SHOTS / f"{slug}-presentation.png"), full_page=True)
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, exceptions.first.inner_text()
-        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        _shot_without_errors(page, f"{slug}-presentation")
     finally:
         page.close()
 
