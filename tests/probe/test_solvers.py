@@ -105,7 +105,8 @@ def test_ridge_inner_cv_by_block_deletion_equals_refits():
     Yc = Y - Y.mean(axis=0)
     blocks = [held for _, held in solvers.inner_splits(groups, 5)]
     alphas = np.array([0.1, 10.0, 1000.0])
-    ours = solvers._inner_r2(eig, eig.vectors.T @ Yc, Yc, blocks, alphas)
+    inverses = solvers._held_out_inverses(eig, blocks, alphas)
+    ours = solvers._inner_r2(eig, eig.vectors.T @ Yc, Yc, blocks, inverses, alphas)
     Z = (X - X.mean(0)) / X.std(0)
     for a, alpha in enumerate(alphas):
         for j in range(Y.shape[1]):
