@@ -11,18 +11,17 @@ from core.present import reference as published
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, models_row, need_results, setup
+from ui.page import guarded, models_row, results_page
 from ui.state import MEAN, pick_curve
 from ui.words import glossary
 
-selection, index = setup(
+selection, index = results_page(
     "Compare models",
     "The small-vs-large view: both models on relative depth l / (L-1), one colour per model, "
     "one dash per component.",
 )
-need_results(selection, index)
 stimulus_set, pooling = selection.stimulus_set, selection.pooling
-model2, components, (c3,) = models_row(selection, index, key="cmp_comp", widths=(2, 3, 2))
+model2, components, (c3,), models = models_row(selection, index, key="cmp_comp", widths=(2, 3, 2))
 show_paper = state.show_published(
     container=c3,
     help="The paper's layer bands on relative depth beside ours (mean over targets only)",
@@ -33,7 +32,6 @@ if model2 is None:
         "with `python -m core import-results FILE` can be compared."
     )
     st.stop()
-models = [selection.model, model2]
 both = index[(index["stimulus_set"] == stimulus_set) & (index["pooling"] == pooling)]
 missing = [m for m in models if m not in set(both["model"])]
 if missing:

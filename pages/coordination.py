@@ -11,20 +11,18 @@ from core.present import plots, report, views
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, models_row, need_results, setup
+from ui.page import guarded, models_row, results_page
 from ui.words import glossary
 
-selection, index = setup(
+selection, index = results_page(
     "Coordination",
     "Do adjacent layers alternate in what they decode? The paper reports ρ ≈ -0.33 for the "
     "70B's attention outputs; plain differencing gives -0.5 on pure noise, so every ρ is shown "
     "beside what noise alone gives (flat curves with the fold noise's structure), and the "
     "split-half estimator is unbiased by noise.",
 )
-need_results(selection, index)
 stimulus_set, pooling = selection.stimulus_set, selection.pooling
-model2, components, _ = models_row(selection, index, key="coord_comp")
-models = [m for m in (selection.model, model2) if m]
+model2, components, _, models = models_row(selection, index, key="coord_comp")
 
 
 @st.cache_data(show_spinner="Computing anti-persistence and its baselines…", max_entries=64)

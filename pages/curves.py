@@ -15,16 +15,15 @@ from core.present.tables import readable
 from core.probe.metrics import BY_PROBE
 from ui import drill, figure, state
 from ui.data import token
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, need_components, results_page
 from ui.state import page_param, set_page_param
 from ui.words import glossary
 
-selection, index = setup(
+selection, index = results_page(
     "Layer curves",
     "Held-out probe score at every layer (mean over 6 grouped folds ± SE). Filled markers: "
     "significant after Benjamini-Hochberg over layers × components; grey band: permutation null.",
 )
-need_results(selection, index)
 REFERENCES = {"layer0": "Layer 0 (dashed)", "surface": "Surface baseline"}
 
 

@@ -18,10 +18,10 @@ from core.present import reference as published
 from core.present.tables import readable
 from ui import figure, state
 from ui.data import token
-from ui.page import guarded, models_row, need_results, setup
+from ui.page import guarded, models_row, results_page
 from ui.words import glossary
 
-selection, index = setup(
+selection, index = results_page(
     "Findings",
     "Per model: where each stimulus set's mean curve peaks, how much of that peak the token "
     "embeddings already give, whether it peaks twice beyond the fold noise, whether adjacent "
@@ -29,15 +29,13 @@ selection, index = setup(
     "verdict names its number and its null; each is calibrated on simulated data (README). "
     "The same numbers as `python -m core report`.",
 )
-need_results(selection, index)
 pooling = selection.pooling
-model2, components, (c3,) = models_row(selection, index, key="find_comp", widths=(2, 3, 2))
+model2, components, (c3,), models = models_row(selection, index, key="find_comp", widths=(2, 3, 2))
 show_paper = state.show_published(
     container=c3,
     help="The paper's layer bands (Llama-3.2-3B, Llama-3.3-70B) on relative depth beside "
     "ours, and any published results you added below",
 )
-models = [m for m in (selection.model, model2) if m]
 
 
 @st.cache_data(show_spinner="Testing peaks, double peaks, anti-persistence and the order…")

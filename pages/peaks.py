@@ -13,21 +13,19 @@ from core.present.tables import readable
 from core.storage import memo
 from ui import figure
 from ui.data import token
-from ui.page import guarded, models_row, need_results, setup
+from ui.page import guarded, models_row, results_page
 from ui.state import MEAN, page_param, pick_curve, set_page_param
 from ui.words import glossary
 
-selection, index = setup(
+selection, index = results_page(
     "Double peaks",
     "A double peak is claimed only when the dip between two peaks is larger than the best "
     "single-peaked curve plus the same fold noise would give (p < 0.05, 200 simulations). "
     "The peak is the layer where the curve, smoothed over about one layer, is highest: the "
     "same peak as in Findings, the report and Layer curves.",
 )
-need_results(selection, index)
 pooling, stimulus_set = selection.pooling, selection.stimulus_set
-model2, components, _ = models_row(selection, index, key="dp_comp")
-models = [m for m in (selection.model, model2) if m]
+model2, components, _, models = models_row(selection, index, key="dp_comp")
 targets = guarded(
     views.targets_of, None, model=selection.model, stimulus_set=stimulus_set, pooling=pooling
 )

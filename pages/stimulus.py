@@ -6,15 +6,14 @@ import streamlit as st
 
 from core.present import drill, plots
 from ui import figure
-from ui.page import guarded, need_results, setup
+from ui.page import guarded, results_page
 from ui.state import page_param, set_page_param
 
-selection, index = setup(
+selection, index = results_page(
     "Stimulus",
     "One stimulus's held-out margin at every layer (from the fold that did not train on it), "
     "for every target and component: where it becomes decodable, and where it is lost.",
 )
-need_results(selection, index)
 model, stimulus_set, pooling = selection.model, selection.stimulus_set, selection.pooling
 
 ids = guarded(drill.stimulus_ids, None, model=model, stimulus_set=stimulus_set, pooling=pooling)

@@ -8,15 +8,14 @@ from core.present import plots
 from core.present import transfer as views
 from core.present.plots import METRIC_LABELS
 from ui import figure, state
-from ui.page import guarded, need_components, need_results, setup
+from ui.page import guarded, need_components, results_page
 
-selection, index = setup(
+selection, index = results_page(
     "Transfer between sets",
     "A probe trained on one set and tested on another that has the same target (e.g. "
     "'related' from pairs to buried), against each set's own curve; and, for one "
     "component, every train layer × test layer.",
 )
-need_results(selection, index)
 model, pooling = selection.model, selection.pooling
 
 stored = guarded(views.transfer_pairs, None, model=model, pooling=pooling)
@@ -49,8 +48,8 @@ x = st.radio(
 )
 
 # the transfer shown: its curves and its train layer × test layer matrix
-transfer = dict(model=model, train_set=train_set, test_set=test_set, pooling=pooling, target=target)
-data = guarded(views.transfer_curves, None, **transfer, components=components)
+transfer = views.Transfer(model, train_set, test_set, pooling, target)
+data = guarded(views.transfer_curves, None, transfer, components=components)
 metric = data["metric"].iloc[0]
 fig = plots.transfer_curves(
     data,
@@ -65,7 +64,7 @@ fig = plots.transfer_curves(
 )
 figure.show(fig, data, name=f"{model}-{train_set}-to-{test_set}-{target}", key="transfer")
 
-matrix, component = guarded(views.transfer_matrix, None, **transfer)
+matrix, component = guarded(views.transfer_matrix, None, transfer)
 if component is None:
     st.info("No train layer × test layer matrix stored for this transfer.")
 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -91,15 +92,33 @@ def need_results(selection: Selection, index: pd.DataFrame) -> None:
         st.stop()
 
 
+def results_page(title: str, caption: str | None = None) -> tuple[Selection, pd.DataFrame]:
+    """:func:`setup` for a page of stored results: it stops at :func:`need_results` when
+    there are none to show."""
+    selection, index = setup(title, caption)
+    need_results(selection, index)
+    return selection, index
+
+
 def need_components(components) -> None:
     if not components:
         st.warning("Pick at least one component.")
         st.stop()
 
 
+class ModelsRow(NamedTuple):
+    """What :func:`models_row` picked."""
+
+    model2: str | None
+    components: list[str]
+    rest: list
+    models: list[str]
+    """The page's model, then ``model2`` when one is picked: the models the page shows."""
+
+
 def models_row(
     selection: Selection, index: pd.DataFrame, *, key: str, widths: Sequence[int] = (2, 3)
-) -> tuple[str | None, list[str], list]:
+) -> ModelsRow:
     """A row for a page that can show a second model: the model to compare with, then this
     page's components (kept in the URL under ``key``; the page stops without one).
 
@@ -114,10 +133,9 @@ def models_row(
 
     Returns
     -------
-    model2 : str or None
-    components : list of str
-    rest : list
-        The row's further columns.
+    ModelsRow
+        ``model2`` (str or None), ``components`` (list of str), ``rest`` (the row's further
+        columns) and ``models`` (the page's model, then ``model2`` if any).
     """
     columns = st.columns(list(widths))
     model2 = state.second_model(
@@ -125,7 +143,8 @@ def models_row(
     )
     components = list(state.components(key=key, container=columns[1]))
     need_components(components)
-    return model2, components, columns[2:]
+    models = [m for m in (selection.model, model2) if m]
+    return ModelsRow(model2, components, columns[2:], models)
 
 
 def guarded(fn, *args, **kwargs):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +30,29 @@ def _label(train_set: str, test_set: str) -> str:
     return f"{train_set} → {test_set}"
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """One stored transfer: probes of one ``target`` trained on ``train_set`` and tested on
+    ``test_set`` (the rows ``python -m core transfer`` writes for a model and pooling)."""
+
+    model: str
+    train_set: str
+    test_set: str
+    pooling: str
+    target: str
+
+    @property
+    def label(self) -> str:
+        return _label(self.train_set, self.test_set)
+
+    def scores(self, db: str | Path | None, **where) -> pd.DataFrame:
+        """Its ``transfer_scores`` rows (each probe's primary metric), further filtered by
+        ``where`` (e.g. ``component``)."""
+        return store.query(db, "transfer_scores", **asdict(self), is_primary=True, **where)
+
+
 def transfer_curves(
-    db: str | Path | None,
-    *,
-    model: str,
-    train_set: str,
-    test_set: str,
-    pooling: str,
-    target: str,
-    components: list[str] | tuple[str, ...],
+    db: str | Path | None, transfer: Transfer, *, components: list[str] | tuple[str, ...]
 ) -> pd.DataFrame:
     """The transfer curve (train and test at the same layer) and both within-set curves.
 
@@ -53,29 +68,21 @@ def transfer_curves(
     StrataError
         When no transfer of that pair and target is stored.
     """
-    # what the transfer and both within-set curves share: primary metrics of one target
-    shared = {"model": model, "pooling": pooling, "target": target, "is_primary": True}
-    rows = store.query(
-        db,
-        "transfer_scores",
-        **shared,
-        train_set=train_set,
-        test_set=test_set,
-        component=list(components),
-    )
+    t = transfer
+    rows = t.scores(db, component=list(components))
     rows = rows[rows["train_layer"] == rows["test_layer"]]
     if rows.empty:
         raise StrataError(
-            f"no transfer {train_set} → {test_set} of '{target}' stored for {model} "
-            f"({pooling}): run `python -m core transfer --model {model} --train {train_set} "
-            f"--test {test_set} --pooling {pooling}`"
+            f"no transfer {t.label} of '{t.target}' stored for {t.model} "
+            f"({t.pooling}): run `python -m core transfer --model {t.model} --train {t.train_set} "
+            f"--test {t.test_set} --pooling {t.pooling}`"
         )
-    parts = [
-        rows.rename(columns={"train_layer": "layer"}).assign(curve=_label(train_set, test_set))
-    ]
-    for name in (train_set, test_set):
+    parts = [rows.rename(columns={"train_layer": "layer"}).assign(curve=t.label)]
+    # both within-set curves: the same model, pooling and target, primary metrics
+    within_of = {"model": t.model, "pooling": t.pooling, "target": t.target, "is_primary": True}
+    for name in (t.train_set, t.test_set):
         within = store.query(
-            db, "probe_scores", **shared, stimulus_set=name, component=list(components)
+            db, "probe_scores", **within_of, stimulus_set=name, component=list(components)
         )
         if len(within):
             parts.append(within.assign(curve=f"{name} (within)"))
@@ -86,15 +93,7 @@ def transfer_curves(
     return out.sort_values(["curve", "component", "layer"], ignore_index=True)
 
 
-def transfer_matrix(
-    db: str | Path | None,
-    *,
-    model: str,
-    train_set: str,
-    test_set: str,
-    pooling: str,
-    target: str,
-) -> tuple[pd.DataFrame, str | None]:
+def transfer_matrix(db: str | Path | None, transfer: Transfer) -> tuple[pd.DataFrame, str | None]:
     """Train layer × test layer score (primary metric) of the component that has one.
 
     Returns
@@ -103,16 +102,7 @@ def transfer_matrix(
         Index: train layer; columns: test layer. Empty when no matrix is stored.
     component : str or None
     """
-    rows = store.query(
-        db,
-        "transfer_scores",
-        model=model,
-        train_set=train_set,
-        test_set=test_set,
-        pooling=pooling,
-        target=target,
-        is_primary=True,
-    )
+    rows = transfer.scores(db)
     off = rows[rows["train_layer"] != rows["test_layer"]]
     if off.empty:
         return pd.DataFrame(), None
