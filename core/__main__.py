@@ -129,27 +129,29 @@ def _config(args, stimuli: str, *, poolings: list[str]):
 
 
 def _cmd_run(args) -> None:
+    from core.lm.loading import one_gguf_parse
     from core.pipeline import prepare, run
 
     # every set's settings and inputs are checked before the first set does any work
     configs = [_config(args, stimuli, poolings=args.pooling) for stimuli in args.stimuli]
-    for config in configs:
-        prepare(config)
-    bars = _Bars(args.quiet)
-    try:
+    with one_gguf_parse():  # a GGUF is parsed once, for the checks and the conversion
         for config in configs:
-            report = run(config, progress=bars)
-            what = "computed" if report.probed else "already in the results database"
-            loaded = "model loaded" if report.loaded_model else "model not loaded"
-            timing = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
-            print(
-                f"{report.model} × {report.stimulus_set} ({', '.join(report.poolings)}): "
-                f"{report.n_items} items, {report.n_layers} layers; {what}; {loaded}"
-                + (f"; {timing}" if timing else ""),
-                file=sys.stderr,
-            )
-    finally:
-        bars.close()
+            prepare(config)
+        bars = _Bars(args.quiet)
+        try:
+            for config in configs:
+                report = run(config, progress=bars)
+                what = "computed" if report.probed else "already in the results database"
+                loaded = "model loaded" if report.loaded_model else "model not loaded"
+                timing = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
+                print(
+                    f"{report.model} × {report.stimulus_set} ({', '.join(report.poolings)}): "
+                    f"{report.n_items} items, {report.n_layers} layers; {what}; {loaded}"
+                    + (f"; {timing}" if timing else ""),
+                    file=sys.stderr,
+                )
+        finally:
+            bars.close()
 
 
 def _cmd_export(args) -> None:

@@ -243,30 +243,37 @@ def _warm(config: RunConfig, recorder: _Recorder) -> None:
         recorder("analyse", 1, 1)
 
 
-def _run(folder: Path) -> bool:
-    """Inside the job's process: run each config in order, keep a structured result.
+def _run_all(configs: list[RunConfig], folder: Path, reports: list[dict]) -> None:
+    """Check every config's inputs, then run each, appending its report to ``reports``.
 
-    Every config's inputs are checked before the first does any work; after a model's
-    last run in the job, its findings are computed into the analysis cache (the pages read
-    them from there).
+    After a model's last run in the job, its findings are computed into the analysis cache
+    (the pages read them from there).
     """
     from core.pipeline import prepare, run
 
+    for config in configs:  # every set's inputs, before the first does any work
+        prepare(config)
+    for step, config in enumerate(configs, start=1):
+        recorder = _Recorder(folder / "progress.json", step)
+        recorder("prepare", 0, 0)
+        recorder.note = _conversion_note(config)
+        report = run(config, progress=recorder)
+        reports.append(report.to_dict())
+        later = configs[step:]
+        if not any((c.name, c.db) == (config.name, config.db) for c in later):
+            _warm(config, recorder)
+
+
+def _run(folder: Path) -> bool:
+    """Inside the job's process: run each config in order, keep a structured result."""
+    from core.lm.loading import one_gguf_parse
+
     job = json.loads((folder / "job.json").read_text())
-    reports, error = [], None
+    reports: list[dict] = []
+    error = None
     try:
-        configs = [RunConfig.from_dict(c) for c in job["configs"]]
-        for config in configs:  # every set's inputs, before the first does any work
-            prepare(config)
-        for step, config in enumerate(configs, start=1):
-            recorder = _Recorder(folder / "progress.json", step)
-            recorder("prepare", 0, 0)
-            recorder.note = _conversion_note(config)
-            report = run(config, progress=recorder)
-            reports.append(report.to_dict())
-            later = configs[step:]
-            if not any((c.name, c.db) == (config.name, config.db) for c in later):
-                _warm(config, recorder)
+        with one_gguf_parse():  # a GGUF is parsed once, for the checks and the conversion
+            _run_all([RunConfig.from_dict(c) for c in job["configs"]], folder, reports)
     except StrataError as exc:
         error = first_line(exc)
     except Exception as exc:  # a bug: keep its traceback in stderr.log, say so in one line

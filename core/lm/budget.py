@@ -17,7 +17,13 @@ from pathlib import Path
 
 from core.errors import ModelError, first_line
 from core.lm.identity import ModelId
-from core.lm.loading import _available_bytes, converted_dir, estimate_bytes, model_directory
+from core.lm.loading import (
+    _available_bytes,
+    converted_dir,
+    estimate_bytes,
+    model_directory,
+    one_gguf_parse,
+)
 from core.lm.tokens import ExtractionError, plan_tokens
 from core.stimuli import StimulusSet
 
@@ -52,8 +58,9 @@ def _read_light(kind: str, source: str, revision: str) -> Light:
         model = ModelId(source, kind, source, revision)
         where = directory = model_directory(model)
     try:
-        config = AutoConfig.from_pretrained(where, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+        with one_gguf_parse():  # a GGUF's header parsed once for both
+            config = AutoConfig.from_pretrained(where, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
     except Exception as exc:
         what = (
             f"cannot read GGUF file '{source}' (damaged or truncated?)"

@@ -66,16 +66,21 @@ def needs_conversion(model_id: ModelId) -> bool:
 
 
 @contextlib.contextmanager
-def _one_gguf_parse():
-    """One ``gguf.GGUFReader`` per file while this block runs.
+def one_gguf_parse():
+    """One ``gguf.GGUFReader`` per file while this block runs; nested blocks share it.
 
-    transformers reads a GGUF three times (tokenizer, config, weights), and gguf-py parses
-    the whole metadata each time, element by element: for Gemma-3's 262,144-token
-    vocabulary that is about 40 s a parse on this 2-core machine, most of the conversion.
-    The readers are read-only memory maps, so one can serve all three.
+    transformers reads a GGUF three times to convert it (tokenizer, config, weights) and
+    twice more for the checks before a run (config, tokenizer: :mod:`core.lm.budget`), and
+    gguf-py parses the whole metadata each time, element by element: for Gemma-3's
+    262,144-token vocabulary that is about 20 s a parse on this 2-core machine.  The readers
+    are read-only memory maps, so one can serve them all: a run (or a job of several) holds
+    one block around its checks and its conversion.
     """
     import gguf
 
+    if getattr(gguf.GGUFReader, "shares_parses", False):  # an outer block's readers serve
+        yield
+        return
     original = gguf.GGUFReader
     readers: dict[tuple[str, str], object] = {}
 
@@ -85,6 +90,7 @@ def _one_gguf_parse():
             readers[key] = original(path, mode)
         return readers[key]
 
+    reader.shares_parses = True
     gguf.GGUFReader = reader
     try:
         yield
@@ -102,7 +108,7 @@ def _converted_gguf(gguf: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        with _one_gguf_parse():
+        with one_gguf_parse():
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(
                 gguf.parent, gguf_file=gguf.name, dtype=torch.float32

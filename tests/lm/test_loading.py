@@ -34,11 +34,13 @@ def test_offload_split_equals_unsplit(smollm2, tmp_path):
 
 @pytest.mark.slow
 def test_a_gguf_is_parsed_once_and_converts_to_the_same_weights(smollm2, tmp_path, monkeypatch):
-    """transformers reads a GGUF three times (tokenizer, config, weights): one parse serves
-    them, and the weights come out byte for byte as the session's converted copy."""
+    """transformers reads a GGUF twice for the checks before a run (config, tokenizer) and
+    three times to convert it (tokenizer, config, weights): within one block, one parse
+    serves all five, and the weights come out byte for byte as the session's converted copy."""
     import gguf
 
     from core.embedded import ALIASES
+    from core.lm import budget, identify
 
     parses = []
 
@@ -51,7 +53,13 @@ def test_a_gguf_is_parsed_once_and_converts_to_the_same_weights(smollm2, tmp_pat
     source = ALIASES["smollm2-135m"].locate()
     shared = loading.converted_dir(source)  # made by the smollm2 fixture
     monkeypatch.setenv("STRATA_MODELS", str(tmp_path / "models"))
-    converted = loading._converted_gguf(source)
+    budget._read_light.cache_clear()
+    with loading.one_gguf_parse():
+        light = budget.read_light(identify("smollm2-135m"))
+        assert light.directory is None  # not converted yet: read from the GGUF's header
+        assert parses == [str(source)]
+        converted = loading._converted_gguf(source)
+    budget._read_light.cache_clear()
     assert converted != shared
     assert parses == [str(source)]
     assert gguf.GGUFReader is Counting  # put back afterwards
