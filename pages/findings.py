@@ -97,7 +97,7 @@ def deck_box() -> None:
     if box.button("Make the talk deck", key="deck_make", icon=":material/slideshow:"):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = cache_dir() / "decks" / f"{'-vs-'.join(found)}-{pooling}-{stamp}"
-        with st.spinner("Drawing the slides (about a minute)…"):
+        with st.spinner("Drawing the slides (about half a minute)…"):
             files = guarded(
                 deck.build,
                 None,

@@ -715,16 +715,25 @@ def chromium() -> str | None:
     return None
 
 
-def _static_svgs(figs: Sequence[go.Figure]) -> tuple[list[str] | None, str | None]:
-    """Each slide as SVG text (for printing), or None and why when kaleido cannot."""
-    import plotly.io as pio
+def _draw(deck: list[Slide], stems: list[Path]) -> tuple[list[str] | None, str | None]:
+    """Each slide as ``stem.svg`` and ``stem.png`` (one browser); the SVG texts for printing.
 
+    None and why when kaleido cannot (no browser, a figure it rejects); no image file is
+    then left behind, partial or whole.
+    """
+    figs = [s.figure for s in deck]
+    paths = [st.with_suffix(f".{fmt}") for fmt in ("svg", "png") for st in stems]
+    tmps = [p.with_name(f".{p.stem}.tmp{p.suffix}") for p in paths]
     try:
-        return [pio.to_image(plots.slide(f), format="svg").decode() for f in figs], None
+        plots.write_slides(figs + figs, tmps)
     except Exception as exc:  # kaleido raises several types when no browser is found
-        return None, f"no PNG/SVG: figure export failed ({type(exc).__name__}: {exc})".split("\n")[
-            0
-        ]
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        why = f"{type(exc).__name__}: {exc}".split("\n")[0]
+        return None, f"no PNG/SVG: figure export failed ({why})"
+    for tmp, path in zip(tmps, paths):
+        tmp.replace(path)
+    return [st.with_suffix(".svg").read_text(encoding="utf-8") for st in stems], None
 
 
 def _html(deck_title: str, subtitle: str, deck: list[Slide], svgs: list[str] | None) -> str:
@@ -843,23 +852,16 @@ def write(
     out = Path(out)
     folder = out / "slides"
     folder.mkdir(parents=True, exist_ok=True)
-    svgs, image_note = _static_svgs([s.figure for s in deck]) if images else (None, None)
-    written, data = [], []
-    for i, s in enumerate(deck, start=1):
-        stem = folder / f"{i:02d}-{_slug(s.key)}"
+    stems = [folder / f"{i:02d}-{_slug(s.key)}" for i, s in enumerate(deck, start=1)]
+    data = []
+    for s, stem in zip(deck, stems):
         if len(s.data):  # safe to open in a spreadsheet (no formulas run)
             _atomic_text(stem.with_suffix(".csv"), to_csv(s.data))
             data.append(stem.with_suffix(".csv"))
-        if svgs is not None:
-            _atomic_text(stem.with_suffix(".svg"), svgs[i - 1])
-            written.append(stem.with_suffix(".svg"))
-    if svgs is not None:
-        pngs = [folder / f"{i:02d}-{_slug(s.key)}.png" for i, s in enumerate(deck, start=1)]
-        tmps = [p.with_name(f".{p.name}.tmp.png") for p in pngs]
-        plots.write_slides([s.figure for s in deck], tmps)
-        for tmp, path in zip(tmps, pngs):
-            tmp.replace(path)
-        written = sorted([*written, *pngs])
+    svgs, image_note = _draw(deck, stems) if images else (None, None)
+    written = (
+        [] if svgs is None else sorted(st.with_suffix(x) for st in stems for x in (".png", ".svg"))
+    )
     html_path = out / "deck.html"
     _atomic_text(html_path, _html(title, subtitle, deck, svgs))
     _atomic_text(out / "slides.md", _outline(title, deck))

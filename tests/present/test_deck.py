@@ -208,3 +208,20 @@ def test_a_double_peak_title_names_a_shared_dip_or_a_sink_at_its_valley():
         "m", pd.concat([row, pd.Series({"valley_at_sink": True})]), True, "m", 9
     )
     assert sink.endswith("the valley is an attention-sink layer")
+
+
+def test_when_figure_export_fails_no_image_is_left_and_the_deck_says_why(
+    real, tmp_path, monkeypatch
+):
+    import plotly.io as pio
+
+    def half_then_fail(figs, files, **kwargs):  # the browser dies after the first image
+        Path(files[0]).write_text("<svg")
+        raise RuntimeError("browser closed\nwith a traceback below")
+
+    monkeypatch.setattr(pio, "write_images", half_then_fail)
+    files = deck.write(deck.slides(None, model="gemma3-270m")[:2], tmp_path, title="t", pdf=False)
+    assert files.images == [] and files.pdf is None
+    assert files.image_note == "no PNG/SVG: figure export failed (RuntimeError: browser closed)"
+    assert sorted(p.suffix for p in (tmp_path / "slides").iterdir()) == [".csv", ".csv"]
+    assert '<img class="static"' not in files.html.read_text()  # the live charts only
