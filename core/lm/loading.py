@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ def one_gguf_parse():
     gguf-py parses the whole metadata each time, element by element: for Gemma-3's
     262,144-token vocabulary that is about 20 s a parse on this 2-core machine.  The readers
     are read-only memory maps, so one can serve them all: a run (or a job of several) holds
-    one block around its checks and its conversion.
+    one block around its checks and its conversion.  A file's reader is let go once the
+    file is converted (:func:`release_gguf_parse`): nothing reads that GGUF again, and its
+    parsed vocabulary need not stay in memory while the run extracts and probes.
     """
     import gguf
 
@@ -85,17 +88,31 @@ def one_gguf_parse():
     readers: dict[tuple[str, str], object] = {}
 
     def reader(path, mode="r"):
-        key = (str(path), mode)
+        key = (os.path.realpath(path), mode)
         if key not in readers:
             readers[key] = original(path, mode)
         return readers[key]
 
+    def release(path) -> None:
+        for key in [k for k in readers if k[0] == os.path.realpath(path)]:
+            del readers[key]
+
     reader.shares_parses = True
+    reader.release = release
     gguf.GGUFReader = reader
     try:
         yield
     finally:
         gguf.GGUFReader = original
+
+
+def release_gguf_parse(path: str | Path) -> None:
+    """Let go of the shared reader of ``path`` that :func:`one_gguf_parse` holds, if any."""
+    import gguf
+
+    release = getattr(gguf.GGUFReader, "release", None)
+    if release is not None:
+        release(path)
 
 
 def _converted_gguf(gguf: Path) -> Path:
@@ -117,6 +134,8 @@ def _converted_gguf(gguf: Path) -> Path:
         raise ModelError(
             f"cannot read GGUF file '{gguf}' (damaged or truncated?): {first_line(exc)}"
         ) from None
+    finally:
+        release_gguf_parse(gguf)  # read in full now: the run goes on from the converted copy
     # The weights are plain float32 now; the GGUF quantiser only blocks saving them.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

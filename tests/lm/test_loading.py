@@ -36,7 +36,8 @@ def test_offload_split_equals_unsplit(smollm2, tmp_path):
 def test_a_gguf_is_parsed_once_and_converts_to_the_same_weights(smollm2, tmp_path, monkeypatch):
     """transformers reads a GGUF twice for the checks before a run (config, tokenizer) and
     three times to convert it (tokenizer, config, weights): within one block, one parse
-    serves all five, and the weights come out byte for byte as the session's converted copy."""
+    serves all five, is let go after the conversion, and the weights come out byte for byte
+    as the session's converted copy."""
     import gguf
 
     from core.embedded import ALIASES
@@ -59,9 +60,13 @@ def test_a_gguf_is_parsed_once_and_converts_to_the_same_weights(smollm2, tmp_pat
         assert light.directory is None  # not converted yet: read from the GGUF's header
         assert parses == [str(source)]
         converted = loading._converted_gguf(source)
+        assert parses == [str(source)]
+        # let go once converted (its vocabulary need not stay in memory through the run):
+        # a later read within the block parses the file anew
+        gguf.GGUFReader(source)
+        assert parses == [str(source)] * 2
     budget._read_light.cache_clear()
     assert converted != shared
-    assert parses == [str(source)]
     assert gguf.GGUFReader is Counting  # put back afterwards
     for name in ("model.safetensors", "tokenizer.json", "config.json"):
         assert (converted / name).read_bytes() == (shared / name).read_bytes(), name
