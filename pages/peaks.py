@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis import PEAK_SMOOTH, double_peak
-from core.analysis.dips import valley_at_sink
-from core.analysis.findings import mean_fold_curve
+from core.analysis.findings import mean_fold_curve, valley_flags
 from core.present import plots, report, views
 from core.present.tables import readable
 from core.storage import memo
@@ -60,6 +59,20 @@ def analyse(state: str, model: str, target: str, component: str, smooth: float, 
         curve, folds = scores, folds[folds["metric"] == scores["metric"].iloc[0]]
     verdict = memo.cached(None, double_peak, curve, folds, smooth=smooth, se_factor=factor)
     return curve, verdict
+
+
+@st.cache_data(show_spinner="Testing the valleys for dips the targets share…", max_entries=64)
+def flag_valleys(
+    state: str, table: pd.DataFrame, stimulus_set: str, pooling: str, components: tuple[str, ...]
+) -> pd.DataFrame:
+    """Each valley: an attention-sink layer? a dip most targets share? (as in Findings)."""
+    parts = []
+    for model, part in table.groupby("model", sort=False):
+        filters = dict(model=model, stimulus_set=stimulus_set, pooling=pooling)
+        scores = views.curves(None, **filters, components=list(components))
+        sinks = {model: views.sinks_of(None, model=model)}
+        parts.append(valley_flags(part, scores, sink_layers=sinks))
+    return pd.concat(parts, ignore_index=True)
 
 
 rows, curves, marks = [], [], []
@@ -121,8 +134,8 @@ if not marked.empty:
     plots.mark_points(fig, marked, x=x, color="model" if len(models) > 1 else "component")
 figure.show(fig, data, name=f"double-peaks-{stimulus_set}-{target}", key="peaks")
 table = pd.DataFrame(rows)
-if sinks and "valley_layer" in table.columns:
-    table["valley_at_sink"] = [valley_at_sink(v, sinks) for v in table["valley_layer"]]
+if "valley_layer" in table.columns:
+    table = guarded(flag_valleys, token(), table, stimulus_set, pooling, tuple(components))
 st.subheader("Peaks and valleys")
 for sentence in report.double_peak_sentences(table, head=("model", "component")):
     st.markdown(f"- {sentence}")

@@ -216,6 +216,45 @@ def _mark_shared_valleys(peaks: pd.DataFrame, dips: pd.DataFrame) -> pd.DataFram
     )
 
 
+def valley_flags(
+    peaks: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    sink_layers: Mapping[str, Iterable[int]] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Say of each double peak whether its valley is a sink layer or a dip targets share.
+
+    What :func:`findings` adds to its ``double_peaks`` rows, for double-peak rows computed
+    elsewhere (the Double peaks page tests one target's curve, or the mean).
+
+    Parameters
+    ----------
+    peaks : DataFrame
+        :func:`~core.analysis.peaks.double_peak` rows with ``valley_layer`` and the
+        :data:`CURVE` columns that tell the curves apart (``model``, ``component``, ...).
+    scores : DataFrame
+        Layer scores of every target of those curves (controls are left out here), the
+        curves the shared-dip test is run on.
+    sink_layers : mapping of str to iterable of int, optional
+        Attention-sink layers per model.
+    seed : int
+
+    Returns
+    -------
+    DataFrame
+        ``peaks`` with ``valley_at_sink`` (with ``sink_layers``) and ``valley_shared``
+        (when a valley is a flagged shared dip; the share of targets dipping there).
+    """
+    scores = scores[scores["target"].isin(property_targets(scores["target"]))]
+    if "is_primary" in scores.columns:
+        scores = scores[scores["is_primary"].astype(bool)]
+    peaks = _mark_sink_valleys(peaks, sink_layers)
+    return _mark_shared_valleys(
+        peaks, _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
+    )
+
+
 def _hierarchy_tables(
     scores: pd.DataFrame,
     folds: pd.DataFrame,
@@ -363,9 +402,8 @@ def findings(
         scores, folds, predictions, groups, order=order, kinds=kinds, n_boot=n_boot, seed=seed
     )
     controls = _controls_tables(scores, folds, baselines, baseline_folds)
-    peaks = _mark_sink_valleys(peaks, sink_layers)
     dips = _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
-    peaks = _mark_shared_valleys(peaks, dips)
+    peaks = _mark_shared_valleys(_mark_sink_valleys(peaks, sink_layers), dips)
     return {
         "curves": _in_order(curves, order),
         "lexical": _in_order(lexical, order),

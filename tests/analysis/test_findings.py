@@ -98,3 +98,36 @@ def test_a_valley_at_a_dip_most_targets_share_is_marked():
     )
     marked = _mark_shared_valleys(peaks, dips)["valley_shared"].tolist()
     assert marked[0] == 1.0 and np.isnan(marked[1]) and np.isnan(marked[2])
+
+
+def test_valley_flags_test_the_property_targets_of_each_curve():
+    """What the Double peaks page asks of a valley computed there: the shared-dip test on
+    that curve's property targets (a control's dip does not count), and the sink layers."""
+    from core.analysis.findings import valley_flags
+    from tests.analysis.test_dips import _targets
+
+    rng = np.random.default_rng(7)
+    planted = _targets(rng, dip_at=12, depth=0.15)  # 10 property targets, one shared dip
+    flat = _targets(rng)  # the other component: none
+    rows = []
+    for component, curves in (("attn_out", planted), ("mlp_out", flat)):
+        for t, curve in enumerate(curves):
+            for layer, value in enumerate(curve):
+                rows.append((component, f"t{t}", layer, value))
+        for layer in range(curves.shape[1]):  # a control, flat but for a plunge at 20
+            rows.append((component, "frequency_zipf", layer, -1.0 if layer == 20 else 0.2))
+    scores = pd.DataFrame(rows, columns=["component", "target", "layer", "score"]).assign(
+        model="m", stimulus_set="items", pooling="mean", chance=0.0
+    )
+    peaks = pd.DataFrame(
+        {
+            "model": "m",
+            "component": ["attn_out", "attn_out", "mlp_out"],
+            "valley_layer": [12.0, 20.0, 12.0],
+        }
+    )
+    flagged = valley_flags(peaks, scores, sink_layers={"m": [20]})
+    # all 10 properties dip at 12 (with the control counted, 10 of 11 would)
+    assert flagged["valley_shared"].iloc[0] == 1.0
+    assert flagged["valley_shared"].iloc[1:].isna().all()  # the control's dip; no dip
+    assert flagged["valley_at_sink"].tolist() == [False, True, False]

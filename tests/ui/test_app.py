@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -164,6 +166,22 @@ def test_double_peaks_page_states_a_verdict(app):
         .isin(["double peak", "single peak", "no peak", "two peaks, dip within noise"])
         .all()
     )
+    # each valley flagged as Findings flags it: a sink layer, or a dip most targets share
+    from core.present import views
+
+    for model, mine in table.groupby("model"):
+        found = views.findings(None, model=model, pooling="mean")["double_peaks"]
+        found = found[found["stimulus_set"] == "items"].set_index("component")
+        mine = mine.set_index("component").loc[found.index]
+        valleys = [f["valley_layer"].to_numpy(float) for f in (mine, found)]
+        np.testing.assert_array_equal(*valleys)  # NaN where there is none, in both
+        shared = found.get("valley_shared", pd.Series(np.nan, index=found.index))
+        assert np.allclose(mine["valley_shared"], shared, atol=1e-3, equal_nan=True)
+    text = "\n".join(m.value for m in app.markdown)
+    flagged = table.dropna(subset=["valley_shared"])
+    assert len(flagged)  # SmolLM2's attn_out valley on items is one (the deck's slide says so)
+    for row in flagged.itertuples():
+        assert f"{row.valley_shared:.0%} of them dip there" in text
 
 
 def test_compare_page_puts_both_models_on_relative_depth(app):
