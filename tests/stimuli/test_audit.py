@@ -3,10 +3,6 @@ AUC flag is calibrated (false-positive rate and power on simulated sets, printed
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +11,6 @@ from scipy.stats import norm
 from core.stimuli import builtin_names, load, validate
 from core.stimuli.audit import AUC_BOUNDS, auc, audit, load_wordnet, lookup_auc, outside
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILT = ["items", "items-article", "pairs", "analogies", "analogies-paper", "buried"]
 
 
@@ -233,33 +228,27 @@ def test_lookup_flag_is_calibrated():
     assert power >= 0.95
 
 
-def test_cli_audit_prints_every_set_and_refuses_a_bad_name():
-    done = subprocess.run(
-        [sys.executable, "-m", "core", "audit", "pairs", "analogies", "--tokenizer", "none"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "pairs: 3" in done.stdout and "analogies: " in done.stdout
-    assert "one half alone" in done.stdout
-    bad = subprocess.run(
-        [sys.executable, "-m", "core", "audit", "no-such-set"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown stimulus set")
-    folds = subprocess.run(
-        [sys.executable, "-m", "core", "audit", "pairs", "--folds", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert folds.returncode == 2 and folds.stderr.startswith("error: folds=1")
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """The command line in this process (``test_bad_input`` runs real processes)."""
+    from core.__main__ import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_audit_prints_every_set_and_refuses_a_bad_name(capsys):
+    code, out, err = _cli(capsys, "audit", "pairs", "analogies", "--tokenizer", "none")
+    assert code == 0, err
+    assert "pairs: 3" in out and "analogies: " in out
+    assert "one half alone" in out
+    code, _, err = _cli(capsys, "audit", "no-such-set")
+    assert code == 2 and err.startswith("error: unknown stimulus set")
+    code, _, err = _cli(capsys, "audit", "pairs", "--folds", "1")
+    assert code == 2 and err.startswith("error: folds=1")
 
 
 def test_every_builtin_set_is_audited_here():

@@ -40,8 +40,12 @@ def _csv(tmp_path) -> str:
 
 
 def test_a_job_runs_its_configs_in_order_and_reports_each(tmp_path, tiny_model_dir):
+    """Each config stored, in order; each model's findings left in the analysis cache, so
+    the pages' first visit reads them back rather than computing them."""
+    from core.storage import memo
+
     model = str(tiny_model_dir("llama"))
-    probe = ProbeSettings(folds=3, permutations=2, half_splits=0)
+    probe = ProbeSettings(folds=3, permutations=2, half_splits=1)
     db = str(tmp_path / "r.duckdb")
     configs = [
         RunConfig(model=model, stimuli=_csv(tmp_path), probe=probe, db=db, label=name)
@@ -50,8 +54,13 @@ def test_a_job_runs_its_configs_in_order_and_reports_each(tmp_path, tiny_model_d
     status = _wait(jobs.start(configs))
     assert status.state == "done", status.error
     assert status.title == f"first, second × {configs[0].stimuli}"
-    assert status.n_steps == 2 and status.step == 2 and status.stage == "analyse"
+    assert status.n_steps == 2 and status.step == 2
+    assert status.stage == "analyse" and status.done == status.total == 1
     assert set(store.results_index(db)["model"]) == {"first", "second"}
+    cached = store.connect(memo.cache_path(db), read_only=True, check_version=False)
+    with cached as con:
+        names = [r[0] for r in con.execute("SELECT name FROM analyses").fetchall()]
+    assert names.count("core.analysis.findings.findings") == 2  # one per model
 
 
 def test_a_failing_job_says_why_in_one_line(tmp_path):
@@ -60,23 +69,6 @@ def test_a_failing_job_says_why_in_one_line(tmp_path):
     status = _wait(jobs.start([RunConfig(model="smollm2-135m", stimuli=str(bad))]))
     assert status.state == "failed"
     assert status.error.startswith("column 'group': missing required column")
-
-
-def test_a_job_computes_the_findings_when_its_model_is_done(tmp_path, tiny_model_dir):
-    """The pages' first visit reads the findings from the analysis cache, not a recompute."""
-    from core.storage import memo
-
-    model = str(tiny_model_dir("llama"))
-    probe = ProbeSettings(folds=3, permutations=2, half_splits=1)
-    db = str(tmp_path / "r.duckdb")
-    config = RunConfig(model=model, stimuli=_csv(tmp_path), probe=probe, db=db, label="tiny")
-    status = _wait(jobs.start([config]))
-    assert status.state == "done", status.error
-    assert status.stage == "analyse" and status.done == status.total == 1
-    cached = store.connect(memo.cache_path(db), read_only=True, check_version=False)
-    with cached as con:
-        names = [r[0] for r in con.execute("SELECT name FROM analyses").fetchall()]
-    assert names == ["core.analysis.findings.findings"]
 
 
 def test_time_left_comes_from_the_steady_pace_not_the_start_up():
