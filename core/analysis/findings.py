@@ -22,7 +22,13 @@ from core.analysis.dips import shared_dips, valley_at_sink
 from core.analysis.lexical import lexical_share
 from core.analysis.peaks import double_peak
 from core.analysis.persistence import naive_rho, split_half_rho
-from core.analysis.summary import curve_summary, mean_curve, normalized, property_targets
+from core.analysis.summary import (
+    curve_summary,
+    mean_curve,
+    normalized,
+    property_targets,
+    select_properties,
+)
 from core.analysis.threads import one_blas_thread
 from core.names import COMPONENTS, HIERARCHY, in_set_order
 
@@ -246,13 +252,8 @@ def valley_flags(
         ``peaks`` with ``valley_at_sink`` (with ``sink_layers``) and ``valley_shared``
         (when a valley is a flagged shared dip; the share of targets dipping there).
     """
-    scores = scores[scores["target"].isin(property_targets(scores["target"]))]
-    if "is_primary" in scores.columns:
-        scores = scores[scores["is_primary"].astype(bool)]
-    peaks = _mark_sink_valleys(peaks, sink_layers)
-    return _mark_shared_valleys(
-        peaks, _shared_dip_table(scores, sink_layers=sink_layers, seed=seed)
-    )
+    dips = _shared_dip_table(select_properties(scores), sink_layers=sink_layers, seed=seed)
+    return _mark_shared_valleys(_mark_sink_valleys(peaks, sink_layers), dips)
 
 
 def _hierarchy_tables(
