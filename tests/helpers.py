@@ -104,6 +104,16 @@ def run_args(csv: Path, db: Path, *extra: str, model: str = "smollm2-135m") -> l
     return ["run", "--model", model, "--stimuli", str(csv), "--db", str(db), *extra]
 
 
+def run_main(argv: list[str]) -> int:
+    """The command line in this process; argparse's own refusals give their exit code."""
+    from core.__main__ import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's own checks
+        return int(exc.code)
+
+
 # What a probe_scores row holds beyond its cell: a decodable score and its permutation null.
 SCORE_STATS = dict(
     n_layers=1,

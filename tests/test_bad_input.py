@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from core.__main__ import main
+from tests.helpers import run_main
 from tests.storage.test_store import _write
 from tests.test_cli import GOOD, ROOT
 
@@ -610,13 +610,6 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def _no_model(*args, **kwargs):
     pytest.fail("the model was loaded for a bad input")
-
-
-def run_main(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:  # argparse's own checks
-        return int(exc.code)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -15,7 +15,7 @@ import pytest
 
 from core.__main__ import main
 from core.analysis import property_targets
-from tests.helpers import items_subset, run_args, subset_csv
+from tests.helpers import items_subset, run_args, run_main, subset_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,10 +213,7 @@ def test_bad_settings_are_refused_before_any_work(tmp_path, capsys, monkeypatch,
     from core import pipeline
 
     monkeypatch.setattr(pipeline, "load", lambda *a, **k: pytest.fail("the model was loaded"))
-    try:
-        code = main(["run", "--model", "smollm2-135m", "--stimuli", _csv(tmp_path), *extra])
-    except SystemExit as exc:  # argparse's own checks
-        code = exc.code
+    code = run_main(["run", "--model", "smollm2-135m", "--stimuli", _csv(tmp_path), *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: "), err
     assert message in err[0]

@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 from core.stimuli import builtin_names, load, validate
 from core.stimuli.audit import AUC_BOUNDS, auc, audit, load_wordnet, lookup_auc, outside
+from tests.helpers import run_main
 
 BUILT = ["items", "items-article", "pairs", "analogies", "analogies-paper", "buried"]
 
@@ -228,27 +229,17 @@ def test_lookup_flag_is_calibrated():
     assert power >= 0.95
 
 
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """The command line in this process (``test_bad_input`` runs real processes)."""
-    from core.__main__ import main
-
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own refusals
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_cli_audit_prints_every_set_and_refuses_a_bad_name(capsys):
-    code, out, err = _cli(capsys, "audit", "pairs", "analogies", "--tokenizer", "none")
+    """In this process (``tests/test_bad_input.py`` runs real processes)."""
+    code = run_main(["audit", "pairs", "analogies", "--tokenizer", "none"])
+    out, err = capsys.readouterr()
     assert code == 0, err
     assert "pairs: 3" in out and "analogies: " in out
     assert "one half alone" in out
-    code, _, err = _cli(capsys, "audit", "no-such-set")
-    assert code == 2 and err.startswith("error: unknown stimulus set")
-    code, _, err = _cli(capsys, "audit", "pairs", "--folds", "1")
-    assert code == 2 and err.startswith("error: folds=1")
+    code = run_main(["audit", "no-such-set"])
+    assert code == 2 and capsys.readouterr().err.startswith("error: unknown stimulus set")
+    code = run_main(["audit", "pairs", "--folds", "1"])
+    assert code == 2 and capsys.readouterr().err.startswith("error: folds=1")
 
 
 def test_every_builtin_set_is_audited_here():
