@@ -715,11 +715,12 @@ def chromium() -> str | None:
     return None
 
 
-def _draw(deck: list[Slide], stems: list[Path]) -> tuple[list[str] | None, str | None]:
-    """Each slide as ``stem.svg`` and ``stem.png`` (one browser); the SVG texts for printing.
+def _draw(deck: list[Slide], stems: list[Path]) -> tuple[list[str] | None, list[Path], str | None]:
+    """Each slide as ``stem.svg`` and ``stem.png`` (one browser).
 
-    None and why when kaleido cannot (no browser, a figure it rejects); no image file is
-    then left behind, partial or whole.
+    Returns the SVG texts (for printing) and the files written; None, no files and why
+    when kaleido cannot (no browser, a figure it rejects): no image file is then left
+    behind, partial or whole.
     """
     figs = [s.figure for s in deck]
     paths = [st.with_suffix(f".{fmt}") for fmt in ("svg", "png") for st in stems]
@@ -730,10 +731,11 @@ def _draw(deck: list[Slide], stems: list[Path]) -> tuple[list[str] | None, str |
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
         why = f"{type(exc).__name__}: {exc}".split("\n")[0]
-        return None, f"no PNG/SVG: figure export failed ({why})"
+        return None, [], f"no PNG/SVG: figure export failed ({why})"
     for tmp, path in zip(tmps, paths):
         tmp.replace(path)
-    return [st.with_suffix(".svg").read_text(encoding="utf-8") for st in stems], None
+    svgs = [p.read_text(encoding="utf-8") for p in paths[: len(stems)]]
+    return svgs, sorted(paths), None
 
 
 def _html(deck_title: str, subtitle: str, deck: list[Slide], svgs: list[str] | None) -> str:
@@ -858,10 +860,7 @@ def write(
         if len(s.data):  # safe to open in a spreadsheet (no formulas run)
             _atomic_text(stem.with_suffix(".csv"), to_csv(s.data))
             data.append(stem.with_suffix(".csv"))
-    svgs, image_note = _draw(deck, stems) if images else (None, None)
-    written = (
-        [] if svgs is None else sorted(st.with_suffix(x) for st in stems for x in (".png", ".svg"))
-    )
+    svgs, written, image_note = _draw(deck, stems) if images else (None, [], None)
     html_path = out / "deck.html"
     _atomic_text(html_path, _html(title, subtitle, deck, svgs))
     _atomic_text(out / "slides.md", _outline(title, deck))
