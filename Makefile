@@ -43,7 +43,7 @@ test: system venv-dev
 # two pytest-xdist workers (the slow tier's timing tests are not checked under xdist yet)
 test-fast: venv-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist worksteal -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: venv-dev
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

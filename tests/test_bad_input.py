@@ -17,6 +17,7 @@ A few cases also go through a real ``python -m core`` process (no traceback, one
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import subprocess
 import sys
@@ -593,6 +594,26 @@ CASES = [
         lambda t: ["transfer", "--train", "pairs", "--test", "buried", "--db", _foreign_db(t)],
         "but not Strata's",
     ),
+    # --------------------------------------------------------------------- deck
+    Case(
+        "deck-unknown-model",
+        lambda t: ["deck", "--model", "nope", "--db", _strata_db(t), "--out", str(t / "talk")],
+        "no results for model 'nope'",
+    ),
+    Case(
+        "deck-reference-out-of-range",
+        lambda t: [
+            "deck",
+            "--reference",
+            _file(t, "ref.csv", "label,n_layers,measure,value\npaper,80,rho,-3\n"),
+            "--db",
+            _strata_db(t),
+            "--out",
+            str(t / "talk"),
+        ],
+        "reference file 'ref.csv', row 1, column 'value': a correlation between -1 and 1",
+    ),
+    Case("deck-without-out", lambda t: ["deck", "--model", "m"], "required: --out"),
 ]
 
 
@@ -600,11 +621,16 @@ CASES = [
 
 
 def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` by relative path, with the hash of its bytes."""
+    """Every file under ``folder`` by relative path, with the hash of its bytes, and every
+    folder but Strata's own runtime folders (``cache/``, made on demand): an output folder
+    made and left empty is something written too."""
+    runtime = Path(os.environ["STRATA_CACHE"])
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
         if p.is_file()
+        else "folder"
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() or not (p == runtime or runtime in p.parents)
     }
 
 
@@ -646,13 +672,23 @@ def test_the_table_covers_forty_kinds_of_bad_input():
             "is damaged (checksum mismatch",
         ),
         (lambda t: ["import-results", _strata_db(t), "--db", str(t / "r.duckdb")], "itself"),
+        (  # the model's path: transformers and gguf are imported on the way
+            lambda t: [
+                "run",
+                "--model",
+                _file(t, "b.gguf", b"GGUF" + bytes(64)),
+                "--stimuli",
+                _csv(t),
+            ],
+            "cannot read GGUF file",
+        ),
         pytest.param(  # loads transformers and the tokenizer: about 10 s
             lambda t: [*RUN, "--stimuli", _csv(t, text=["word " * 20_000, *GOOD["text"][1:]])],
             "tokens long; the model takes at most 8192",
             marks=pytest.mark.slow,
         ),
     ],
-    ids=["foreign-db", "damaged-db", "import-itself", "text-too-long"],
+    ids=["foreign-db", "damaged-db", "import-itself", "broken-gguf", "text-too-long"],
 )
 def test_a_real_process_prints_one_line(tmp_path, make, message):
     argv = make(tmp_path)

@@ -173,15 +173,6 @@ def test_bad_models_give_one_error_line(tmp_path, capsys, model, message):
     assert code != 0 and len(err) == 1 and message in err[0], err
 
 
-def test_real_process_prints_no_traceback(tmp_path):
-    bad = tmp_path / "broken.gguf"
-    bad.write_bytes(b"GGUF" + b"\x00" * 64)
-    out = cli("run", "--model", str(bad), "--stimuli", _csv(tmp_path), "--quiet")
-    assert out.returncode != 0
-    assert out.stderr.strip().startswith("error: cannot read GGUF file")
-    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
-
-
 def test_newer_database_is_refused(tmp_path, capsys):
     from core.storage import store
 
@@ -229,25 +220,6 @@ def test_export_to_an_unwritable_place_fails_before_extracting(tmp_path, capsys,
     code = main(["export", "--stimuli", _csv(tmp_path), "--out", str(blocker / "out")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith(f"error: cannot write to '{blocker / 'out'}'")
-
-
-def test_deck_refuses_bad_input_in_one_line_before_writing_anything(tmp_path):
-    out = tmp_path / "talk"
-    bad = _text(tmp_path / "ref.csv", "label,n_layers,measure,value\npaper,80,rho,-3\n")
-    cases = [
-        (["deck", "--model", "nope", "--out", str(out)], "error: no results for model 'nope'"),
-        (
-            ["deck", "--reference", bad, "--out", str(out)],
-            "error: reference file 'ref.csv', row 1, column 'value': a correlation between -1 "
-            "and 1 is needed",
-        ),
-        (["deck", "--model", "a"], "error: the following arguments are required: --out"),
-    ]
-    for args, message in cases:
-        done = cli(*args, env={"STRATA_CACHE": str(tmp_path / "cache")})
-        assert done.returncode == 2, done.stderr
-        assert done.stderr.startswith(message) and done.stderr.count("\n") == 1
-    assert not out.exists()
 
 
 def _set_csv(folder: Path, name: str, n: int = 36) -> Path:

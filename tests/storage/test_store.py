@@ -136,6 +136,9 @@ def _writer(db, values, queue):
     queue.put(errors)
 
 
+# five processes contending for one file: ~8 s; the fast tier keeps the writer-lock test,
+# in one process
+@pytest.mark.slow
 def test_readers_and_two_writers_in_parallel_processes(tmp_path):
     db = tmp_path / "r.duckdb"
     _write(db, value=0.5)

@@ -40,6 +40,9 @@ def _csv(tmp_path) -> str:
     return str(path)
 
 
+# a real job process running two configs end to end: ~12 s, most of it the process's
+# imports and the analyses it warms; the fast tier keeps the failing job's real process
+@pytest.mark.slow
 def test_a_job_runs_its_configs_in_order_and_reports_each(tmp_path, tiny_model_dir):
     """Each config stored, in order; each model's findings left in the analysis cache, so
     the pages' first visit reads them back rather than computing them."""
@@ -49,7 +52,7 @@ def test_a_job_runs_its_configs_in_order_and_reports_each(tmp_path, tiny_model_d
     probe = ProbeSettings(folds=3, permutations=2, half_splits=1)
     db = str(tmp_path / "r.duckdb")
     configs = [
-        RunConfig(model=model, stimuli=_csv(tmp_path), probe=probe, db=db, label=name)
+        RunConfig(model=model, stimuli=_csv(tmp_path), probe=probe, db=db, label=name, jobs=1)
         for name in ("first", "second")
     ]
     status = _wait(jobs.start(configs))
