@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC
 
 from core.probe import (
@@ -118,6 +120,30 @@ def test_ridge_inner_cv_by_block_deletion_equals_refits():
             assert ours[a, j] == pytest.approx(np.mean(scores), rel=1e-8, abs=1e-10)
 
 
+@pytest.mark.parametrize("n_train, d", [(60, 150), (150, 40)], ids=["n<p", "n>p"])
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_fit_libsvm_is_svc_to_the_bit(n_train, d, n_classes):
+    """Predictions, decision values and iterations equal SVC's exactly, C and the cap too."""
+    rng = np.random.default_rng(n_classes)
+    X = rng.normal(size=(n_train + 25, d))
+    y = rng.integers(0, n_classes, n_train + 25) * 3 + 1  # codes that are not 0..k-1
+    train, test = np.arange(n_train), np.arange(n_train, n_train + 25)
+    G = solvers.standardized_gram(X, train)
+    K, cross = G[np.ix_(train, train)], G[np.ix_(test, train)]
+    for C, cap in ((1.0, solvers.LIBSVM_MAX_ITER), (0.05, solvers.LIBSVM_MAX_ITER), (1.0, 7)):
+        ours = solvers.fit_libsvm(K, y[train], C=C, max_iter=cap)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the cap of 7 iterations
+            theirs = SVC(kernel="precomputed", C=C, max_iter=cap).fit(K, y[train])
+        np.testing.assert_array_equal(ours.classes, theirs.classes_)
+        np.testing.assert_array_equal(ours.n_iter, theirs.n_iter_)
+        np.testing.assert_array_equal(ours.predict(cross), theirs.predict(cross))
+        np.testing.assert_array_equal(
+            ours.decision_function(cross), theirs.decision_function(cross)
+        )
+    assert (ours.n_iter == 7).all()  # the cap was reached, so it was tested
+
+
 def test_null_predictions_vote_like_libsvm_on_many_classes():
     """The batched one-vs-one solver predicts what SVC predicts, ties included."""
     rng = np.random.default_rng(1)
@@ -148,7 +174,7 @@ def _cycling_case() -> tuple[np.ndarray, np.ndarray]:
 def test_libsvm_is_capped_where_it_cycles_and_agrees_with_the_batched_solver():
     K, y = _cycling_case()
     model = solvers.fit_libsvm(K, y, max_iter=solvers.FALLBACK_MAX_ITER)
-    assert model.n_iter_.max() == solvers.FALLBACK_MAX_ITER  # it stopped at the cap, not done
+    assert model.n_iter.max() == solvers.FALLBACK_MAX_ITER  # it stopped at the cap, not done
     solution = dual_svm.solve(K, y[None, :].astype(np.float64))
     assert solution.converged.all()
     ours = K @ solution.beta[0] + solution.bias[0]
