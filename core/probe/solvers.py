@@ -3,8 +3,9 @@
 Stimuli are few and activations wide (n << d), so everything is done on the ``(n, n)``
 Gram matrix of the fold-standardised features instead of the ``(n, d)`` data:
 
-- the real SVM fits are ``SVC(kernel="precomputed")`` on that Gram matrix, which is exactly
-  ``StandardScaler`` + ``SVC(kernel="linear")`` refitted per fold; the permuted labels'
+- the real SVM fits are ``SVC(kernel="precomputed")`` on that Gram matrix (libsvm called as
+  ``SVC`` calls it: :class:`Libsvm`), which is exactly ``StandardScaler`` +
+  ``SVC(kernel="linear")`` refitted per fold; the permuted labels'
   SVMs are solved all at once by :mod:`core.probe.dual_svm` (:func:`svm_null_predictions`);
 - ridge is solved in its dual: one eigendecomposition of the (already centred) training
   kernel serves every alpha and every label column, permuted labels included, and the
@@ -40,11 +41,12 @@ class Libsvm:
     predictions, to the bit, through the binding that ``SVC`` itself calls.
 
     What it leaves out is ``SVC``'s checking of its inputs on every call (parameters, array
-    types, labels, dataframe detection): 1.2-1.6 ms a fit with its decision values on a fold's
-    kernel of 250-380 training rows (``bench``-measured against 1.0-5 ms of libsvm's own
-    work), a tenth of the whole synthetic 70B-shaped grid.  The kernels here are the
-    engine's own, float64 and C-ordered; ``tests/probe/test_solvers.py`` holds every output
-    equal to ``SVC``'s.
+    types, labels, dataframe detection): 1.2-1.6 ms a fit with its decision values on fold
+    kernels of 250 and 383 training rows, where libsvm's own work takes 1-5 ms; with 90
+    such fits a cell, ``bench/probes.py`` went from 190 to 151 s of CPU time for SmolLM2
+    ``items`` with its nulls and from 221 to 173 s for the synthetic 70B-shaped grid.  The
+    kernels here are the engine's own, float64 and C-ordered;
+    ``tests/probe/test_solvers.py`` holds every output equal to ``SVC``'s.
 
     Attributes
     ----------
@@ -58,14 +60,12 @@ class Libsvm:
     n_iter: np.ndarray
     _model: tuple  # support, support vectors, n_support, dual coefficients, intercept, probA/B
 
-    def _libsvm_decision(self, cross: np.ndarray) -> np.ndarray:
-        cross = np.ascontiguousarray(cross, dtype=np.float64)
-        return _libsvm.decision_function(cross, *self._model, svm_type=0, kernel="precomputed")
-
     def decision_function(self, cross: np.ndarray) -> np.ndarray:
-        """``SVC.decision_function``: shape (r,) for two classes (positive: ``classes[1]``),
-        else (r, n_classes), the one-vs-rest shape built from the one-vs-one votes."""
-        dec = self._libsvm_decision(cross)
+        """``SVC.decision_function`` of test rows against the training rows, ``cross`` of
+        shape (r, m): shape (r,) for two classes (positive: ``classes[1]``), else
+        (r, n_classes), the one-vs-rest shape built from the one-vs-one votes."""
+        cross = np.ascontiguousarray(cross, dtype=np.float64)
+        dec = _libsvm.decision_function(cross, *self._model, svm_type=0, kernel="precomputed")
         if len(self.classes) == 2:
             return -dec.ravel()  # libsvm's sign is scikit-learn's flipped for two classes
         return _ovr_decision_function(dec < 0, -dec, len(self.classes))
