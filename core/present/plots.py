@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -359,24 +360,74 @@ def slide(fig: go.Figure) -> go.Figure:
     style(out, presentation=True, height=SLIDE_HEIGHT)
     left = _left_margin(out)
     out.update_yaxes(automargin=False)
-    bottom = 70
-    caption = caption_of(out)
+    # under a table there is no x axis to leave room for: the caption comes up to it
+    gap = 12 if _is_table(out) else 66
+    caption = _fit_table(out, caption_of(out), gap)
+    bottom = _bottom_margin(caption, gap)
     if caption:
-        text = "<br>".join(wrap(part, CAPTION_CHARS) for part in caption.split("\n"))
         _below_plot(
             out,
-            text,
+            _caption_html(caption),
             x=0,
             xanchor="left",
             xshift=-left + 14,
-            yshift=-66,
+            yshift=-gap,
             align="left",
             font={"size": PRESENTATION["note"], "color": "#444"},
         )
-        bottom += int(1.3 * PRESENTATION["note"] * (text.count("<br>") + 1)) + 4
     out.update_layout(width=SLIDE_WIDTH, height=SLIDE_HEIGHT, margin={"l": left, "b": bottom})
     _square(out, left, out.layout.margin.t, bottom)
     return out
+
+
+def _caption_html(caption: str) -> str:
+    return "<br>".join(wrap(part, CAPTION_CHARS) for part in caption.split("\n"))
+
+
+def _is_table(fig: go.Figure) -> bool:
+    return any(t.type == "table" for t in fig.data)
+
+
+def _bottom_margin(caption: str | None, gap: int = 66) -> int:
+    """A slide's bottom margin (px): ``gap`` for the x axis under the plot, then the
+    caption's wrapped lines."""
+    if not caption:
+        return gap + 4
+    lines = _caption_html(caption).count("<br>") + 1
+    return gap + 4 + int(1.3 * PRESENTATION["note"] * lines) + 4
+
+
+def _fit_table(fig: go.Figure, caption: str | None, gap: int) -> str | None:
+    """Keep only the rows of a table figure that fit whole between a slide's margins.
+
+    A table taller than its room is cut mid-row in a static image (the screen scrolls
+    it), so rows are dropped from the end instead and the caption says how many are
+    shown, as :func:`table_figure` does.  Returns the caption to draw.
+    """
+    total = (fig.layout.meta or {}).get("table_rows")
+    if not _is_table(fig) or total is None:
+        return caption
+    table = next(t for t in fig.data if t.type == "table")
+    shown = len(table.cells.values[0])
+    row, header = table.cells.height or 28, table.header.height or 28
+    keep, text = shown, caption
+    for _ in range(3):  # a note line added to the caption takes room from the rows once
+        room = SLIDE_HEIGHT - fig.layout.margin.t - _bottom_margin(text, gap)
+        fit = max(1, int((room - header) // row))
+        if fit >= keep:
+            break
+        keep = fit
+        text = _row_note(caption, keep, total)
+    if keep < shown:
+        table.cells.values = [list(column)[:keep] for column in table.cells.values]
+    return text
+
+
+def _row_note(caption: str | None, shown: int, total: int) -> str:
+    note = f"first {shown} of {total} rows"
+    if caption and re.search(r"first \d+ of \d+ rows", caption):
+        return re.sub(r"first \d+ of \d+ rows", note, caption)
+    return f"{caption or ''}\n{note}".strip()
 
 
 def to_image(fig: go.Figure, fmt: str, *, as_slide: bool = True) -> bytes:
@@ -529,20 +580,34 @@ def _reference_lines(
         )
 
 
+CHANCE_LINE = {"dash": "dot", "color": "#444", "width": 1.5}
+
+
 def _chance_line(fig: go.Figure, part: pd.DataFrame, col: int) -> None:
     if "chance" not in part.columns or not part["chance"].notna().any():
         return
-    # the label once, on the first panel (an annotation argument without text makes
-    # Plotly write "new text" on the others)
-    label = {"annotation_text": "chance", "annotation_position": "bottom right"}
     fig.add_hline(
         y=float(part["chance"].dropna().median()),
-        line={"dash": "dot", "color": "#444", "width": 1.5},
+        line=CHANCE_LINE,
         row=1,
         col=col,
         exclude_empty_subplots=False,  # drawn before the curves: the panel is still empty
-        **(label if col == 1 else {}),
     )
+    if col == 1:
+        # named in the legend, not by a label on the line: curves near chance ran over it
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line=CHANCE_LINE,
+                name="chance",
+                legendrank=1001,  # after the curves and their peaks (rank 1000)
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=1,
+        )
 
 
 def _se_band(line: pd.DataFrame, x: str, hue: str, label: str) -> go.Scatter | None:
@@ -1037,6 +1102,7 @@ def table_figure(
     if notes:
         caption = f"{caption or ''}\n{'; '.join(notes)}".strip()
     titled(fig, title, caption=caption, presentation=presentation)
+    fig.update_layout(meta={**(fig.layout.meta or {}), "table_rows": len(table)})  # for slide()
     return style(fig, presentation=presentation)
 
 

@@ -165,6 +165,29 @@ def test_a_slide_has_room_for_its_wrapped_title_and_its_caption():
     assert plots.caption_of(fig).startswith("smollm2-135m · items 440")
 
 
+def _table_slide(n_rows: int, caption_words: int):
+    table = pd.DataFrame({"target": [f"t{i}" for i in range(n_rows)], "score": np.arange(n_rows)})
+    fig = plots.table_figure(table, title="t", caption=" ".join(["word"] * caption_words))
+    out = plots.slide(fig)
+    [cells] = [t.cells for t in out.data if t.type == "table"]
+    [caption] = [a.text for a in out.layout.annotations if "word" in (a.text or "")]
+    room = out.layout.height - out.layout.margin.t - out.layout.margin.b
+    return fig, len(cells.values[0]), cells.height * (len(cells.values[0]) + 1), room, caption
+
+
+def test_a_table_slide_shows_whole_rows_and_says_how_many():
+    """A static image cuts a table mid-row where the screen scrolls: a slide keeps the rows
+    that fit between its title and caption, and the caption counts them."""
+    fig, shown, height, room, caption = _table_slide(13, caption_words=120)
+    assert shown < 10 and height <= room  # a long caption leaves room for fewer rows
+    assert f"first {shown} of 13 rows" in caption and "first 10 of" not in caption
+    assert "first 10 of 13 rows" in plots.caption_of(fig)  # the page's figure is unchanged
+    fig, shown, height, room, caption = _table_slide(13, caption_words=10)
+    assert shown == 10 and height <= room and "first 10 of 13 rows" in caption
+    _, shown, height, room, caption = _table_slide(4, caption_words=10)
+    assert shown == 4 and height <= room and "rows" not in caption
+
+
 def test_series_follow_the_hierarchy_and_peaks_take_their_curves_colour():
     fig = _figures()["curves"]
     names = [t.name for t in fig.data if t.showlegend and t.mode == "lines+markers"]
@@ -178,7 +201,10 @@ def test_the_chance_line_is_drawn_without_a_null_band():
     """Home's mean curve had none: a line added before any curve skipped the empty panel."""
     fig = plots.layer_curves(_curves(components=["resid_pre"]), null_band=False)
     assert [s.y0 for s in fig.layout.shapes] == [0.0]
-    assert "chance" in [a.text for a in fig.layout.annotations]
+    # named in the legend (a label on the line ran into curves near chance), once
+    chance = [t for t in fig.data if t.name == "chance"]
+    assert len(chance) == 1 and chance[0].line.dash == "dot" and chance[0].showlegend is not False
+    assert "chance" not in [a.text for a in fig.layout.annotations]
 
 
 def test_layer_0_and_surface_baseline_are_off_by_default_and_drawn_when_given():

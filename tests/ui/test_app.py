@@ -393,7 +393,7 @@ def test_the_app_opens_on_the_embedded_default_model(app_cache, monkeypatch):
     )
     # classifier and regression targets alike; controls (word frequency) left out
     assert n == len(property_targets(stored["target"])) > 8
-    assert any(a.get("text") == "chance" for a in spec["layout"]["annotations"])
+    assert [t["name"] for t in spec["data"] if t.get("name") == "chance"] == ["chance"]
     assert [s["y0"] for s in spec["layout"]["shapes"]] == [0.0]  # chance of a normalised score
 
 
