@@ -1059,6 +1059,25 @@ def heatmap(
     return style(fig, presentation=presentation, height=640 if presentation else 520)
 
 
+TABLE_CHARS = 78
+"""Characters of presentation text a slide's table holds across (measured on a 960 px
+slide at 20 px: about 10 px a character, less each column's padding)."""
+
+
+def _break_header(header: str, width: int) -> str:
+    """``header`` in lines of at most ``width`` characters where it can break: at spaces,
+    else after underscores (a part longer than ``width`` stays whole)."""
+    parts = [p for word in header.split(" ") for p in re.split(r"(?<=_)", word) if p]
+    lines: list[str] = []
+    for part in parts:
+        joiner = "" if lines and lines[-1].endswith("_") else " "
+        if lines and len(lines[-1]) + len(joiner) + len(part) <= width:
+            lines[-1] += joiner + part
+        else:
+            lines.append(part)
+    return "<br>".join(lines)
+
+
 def table_figure(
     table: pd.DataFrame,
     *,
@@ -1070,8 +1089,10 @@ def table_figure(
     """A small table as a figure (for slides: the stimulus audit, the controls).
 
     Columns that hold one value in every row (the model, the fold count) leave the table
-    and are named once in the caption; column widths follow their longest cell, so no
-    header or value is cut.
+    and are named once in the caption; a single row is shown as a column of names and one
+    of values.  Column widths follow their longest cell; where the columns together are
+    wider than a slide holds, headers break at their spaces and underscores, so no header
+    or value is cut.
     """
     if table.empty:
         return style(_empty("nothing to show"), presentation=presentation)
@@ -1083,15 +1104,25 @@ def table_figure(
     def cell(v) -> str:
         return f"{v:.3g}" if isinstance(v, float) else str(v)
 
+    down = len(table) == 1 and len(table.columns) > 2  # one row: too wide across, easy down
+    if down:
+        shown = pd.DataFrame({"": [str(c) for c in table.columns], " ": table.iloc[0].tolist()})
     cells = [[cell(v) for v in shown[c]] for c in shown.columns]
-    widths = [max(len(str(c)), *(len(v) for v in col), 4) for c, col in zip(shown.columns, cells)]
+    headers = [str(c) for c in shown.columns]
+    longest = [max((len(v) for v in col), default=0) for col in cells]
+    if sum(max(len(h), n, 4) for h, n in zip(headers, longest)) > TABLE_CHARS:
+        headers = [_break_header(h, max(n, 8)) for h, n in zip(headers, longest)]
+    lines = [h.split("<br>") for h in headers]
+    widths = [max(*(len(x) for x in h), n, 4) for h, n in zip(lines, longest)]
     fig = go.Figure(
         go.Table(
             columnwidth=widths,
             header={
-                "values": [str(c) for c in shown.columns],
-                "fill_color": "#eee",
+                "values": headers,
+                "fill_color": "rgba(0,0,0,0)" if down else "#eee",  # names are the rows
+                "line_width": 0 if down else 1,
                 "align": "left",
+                "height": 1 if down else 28 + 24 * (max(len(h) for h in lines) - 1),
             },
             cells={"values": cells, "align": "left", "height": 28},
         )

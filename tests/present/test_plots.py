@@ -188,6 +188,24 @@ def test_a_table_slide_shows_whole_rows_and_says_how_many():
     assert shown == 4 and height <= room and "rows" not in caption
 
 
+def test_a_table_too_wide_for_a_slide_breaks_its_headers_and_one_row_runs_down():
+    """The sink table (7 long column names, one row) was cut in every cell on its slide."""
+    names = ["model", "sink_layers", "norm_ratio", "attn_pos0", "median_norm_ratio"]
+    names += ["median_attn_pos0", "stimulus_sets"]
+    row = ["smollm2-135m", 12, 151.8, 0.66, 48.1, 0.806, "items, pairs, analogies"]
+    [one] = plots.table_figure(pd.DataFrame([row], columns=names)).data
+    assert list(one.cells.values[0]) == names  # names down the first column, values beside
+    assert list(one.cells.values[1])[:3] == ["smollm2-135m", "12", "152"]
+    wide = pd.DataFrame([row, [*row[:1], 13, 90.0, 0.5, 40.0, 0.7, "items"]], columns=names)
+    [table] = plots.table_figure(wide).data
+    assert "median_<br>norm_<br>ratio" in table.header.values
+    assert sum(table.columnwidth) <= plots.TABLE_CHARS
+    assert table.header.height > table.cells.height  # room for the broken lines
+    narrow = pd.DataFrame({"target": ["a", "b"], "score": [0.5, 0.7]})
+    [table] = plots.table_figure(narrow).data
+    assert list(table.header.values) == ["target", "score"]
+
+
 def test_series_follow_the_hierarchy_and_peaks_take_their_curves_colour():
     fig = _figures()["curves"]
     names = [t.name for t in fig.data if t.showlegend and t.mode == "lines+markers"]
