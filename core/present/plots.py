@@ -1133,7 +1133,8 @@ def table_figure(
     if notes:
         caption = f"{caption or ''}\n{'; '.join(notes)}".strip()
     titled(fig, title, caption=caption, presentation=presentation)
-    fig.update_layout(meta={**(fig.layout.meta or {}), "table_rows": len(table)})  # for slide()
+    rows = len(table.columns) if down else len(table)  # what slide() counts when it cuts
+    fig.update_layout(meta={**(fig.layout.meta or {}), "table_rows": rows})
     return style(fig, presentation=presentation)
 
 
