@@ -3,6 +3,7 @@
     python bench/probes.py                         # SmolLM2 on items, then the synthetic grid
     python bench/probes.py --model gemma3-270m --stimuli pairs
     python bench/probes.py --synthetic             # only the 70B-shaped synthetic grid
+    python bench/probes.py --stages                # where a cell's time goes, both shapes
 
 The naive loop is what a careful user writes without the engine: for every target ×
 component × layer × fold, ``StandardScaler`` + ``SVC(kernel="linear", C=1)`` or
@@ -14,7 +15,10 @@ about the same).  The engine is timed on the whole grid, on all cores:
 1. plain (no permutations, no halves), like for like with the naive loop;
 2. with the defaults: 100 permutations at every layer (SVM and ridge), one halving.
 
-Fold scores of the sampled cells are compared with the naive loop's.  Activations come
+Fold scores of the sampled cells are compared with the naive loop's.  ``--stages``
+instead profiles a few cells of each shape on one thread and splits their time between
+the engine's stages, beside the Gram matrices' products alone and the time a cell may
+take for a whole grid to finish in 60 s.  Activations come
 from the cache (extracted first when missing); every engine run starts from an empty
 cell cache (``probe_grid`` is called directly), so nothing is read back.
 """
@@ -22,7 +26,9 @@ cell cache (``probe_grid`` is called directly), so nothing is read back.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import resource
 import sys
 import time
@@ -35,9 +41,9 @@ import pandas as pd
 from joblib.externals.loky import get_reusable_executor
 from threadpoolctl import threadpool_limits
 
-from bench.common import header
+from bench.common import best_of, header
 from core.probe import ProbeSettings, metrics, probe_grid, reference
-from core.probe.grid import make_plan
+from core.probe.grid import make_plan, probe_cell
 from core.stimuli import StimulusSet, validate
 
 
@@ -205,6 +211,65 @@ def compare(args, acts, stimuli, label: str) -> None:
     print(f"largest fold-score difference, engine vs naive (sampled cells): {worst:.2e}")
 
 
+# The engine's stages: functions of core.probe.solvers that do not call one another, so
+# their cumulative times add up to a cell's time less the bookkeeping around them.
+STAGES = {
+    "standardized_gram": "Gram matrices (fold-standardised, float64)",
+    "ridge_fold": "ridge: eigh, inner CV, every column",
+    "svm_fold": "SVM real fits (libsvm)",
+    "svm_null_predictions": "SVM nulls (batched solver)",
+}
+
+
+def gram_products(n_rows: list[int], d_model: int) -> float:
+    """Seconds of the products ``Z @ Z.T`` alone for Gram matrices of these row counts."""
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for n in sorted(set(n_rows)):
+        Z = rng.standard_normal((n, d_model))
+        total += best_of(lambda Z=Z: Z @ Z.T, repeat=5) * n_rows.count(n)
+    return total
+
+
+def stages(acts, stimuli, label: str, jobs: int, n_cells: int = 6) -> None:
+    """Where a cell's CPU time goes, on one thread, with the default settings."""
+    plan = make_plan(stimuli, ProbeSettings())
+    n_layers = next(iter(acts.values())).shape[1]
+    cells = sample_cells([(c, layer) for c in acts for layer in range(n_layers)], n_cells)
+    X = [np.asarray(acts[c][:, layer], dtype=np.float32) for c, layer in cells]
+    profile = cProfile.Profile()
+    with threadpool_limits(1):
+        probe_cell(X[0], plan)  # warm-up: imports and first-call costs
+        started = time.process_time()
+        profile.enable()
+        for x in X:
+            probe_cell(x, plan)
+        profile.disable()
+        per_cell = (time.process_time() - started) / len(X)
+        rows = [len(plan.groups)] * len(np.unique(plan.fold))
+        rows += [len(half) for half, fold in plan.halves for _ in np.unique(fold)]
+        products = gram_products(rows, X[0].shape[1])
+    spent = dict.fromkeys(STAGES, 0.0)
+    for (file, _, name), (*_, cumulative, _) in pstats.Stats(profile).stats.items():
+        if name in STAGES and file.endswith(os.path.join("probe", "solvers.py")):
+            spent[name] += cumulative / len(X)
+    n_grid = len(acts) * n_layers
+    print(f"{label}: where a cell's time goes ({len(X)} cells, 1 thread, under cProfile)")
+    for name, seconds in spent.items():
+        print(f"  {STAGES[name]:44s} {seconds:6.3f} s  {100 * seconds / per_cell:3.0f} %")
+    other = per_cell - sum(spent.values())
+    rest = "bookkeeping, scores, the rest"
+    print(f"  {rest:44s} {other:6.3f} s  {100 * other / per_cell:3.0f} %")
+    print(f"  {'a cell':44s} {per_cell:6.3f} s")
+    print(f"  of which the Gram matrices' products alone   {products:6.3f} s")
+    print(
+        f"  {n_grid} cells: {per_cell * n_grid:.0f} s CPU, {per_cell * n_grid / jobs:.0f} s on "
+        f"{jobs} cores; a whole grid in 60 s on {jobs} cores allows {60 * jobs / n_grid:.3f} s "
+        f"a cell, of which the Gram products take {100 * products * n_grid / (60 * jobs):.0f} %",
+        flush=True,
+    )
+
+
 def run_synthetic(args) -> None:
     acts, stimuli = synthetic()
     settings = ProbeSettings()
@@ -226,6 +291,9 @@ def main() -> None:
     parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic grid")
     parser.add_argument("--naive-cells", type=int, default=6, help="cells timed naively")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    parser.add_argument(
+        "--stages", action="store_true", help="only where a cell's time goes, both shapes"
+    )
     args = parser.parse_args()
     header("probe engine vs the naive scikit-learn loop")
     # other work on the machine slows every figure below; say how busy it was
@@ -240,9 +308,16 @@ def main() -> None:
         stimuli = load(args.stimuli)
         config = RunConfig(model=args.model, stimuli=args.stimuli)
         acts = {c: np.asarray(a) for c, a in activations_for(config, stimuli).arrays.items()}
-        compare(args, acts, stimuli, f"{args.model} on {args.stimuli}")
+        label = f"{args.model} on {args.stimuli}"
+        if args.stages:
+            stages(acts, stimuli, label, args.jobs)
+        else:
+            compare(args, acts, stimuli, label)
     if not args.no_synthetic:
-        run_synthetic(args)
+        if args.stages:
+            stages(*synthetic(), "synthetic 70B-shaped grid", args.jobs)
+        else:
+            run_synthetic(args)
 
 
 if __name__ == "__main__":
